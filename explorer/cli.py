@@ -1,0 +1,83 @@
+"""`sg-explorer` entry point.
+
+Each subcommand lives in `explorer/commands/<name>.py` with two functions:
+`add_arguments(parser)` and `run(args) -> int`. With no subcommand the GUI opens.
+Errors reach the user as one line: exit 2 for bad arguments, 1 for a failed load or run.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help). Modules are imported lazily: `sg-explorer info` must not import dearpygui.
+COMMANDS = {
+    "info": ("explorer.commands.info", "describe a checkpoint"),
+    "images": ("explorer.commands.images", "render PNGs for seeds"),
+    "bench": ("explorer.commands.bench", "benchmarks that print figures"),
+    "video": ("explorer.commands.video", "export interpolation / transform / layer videos"),
+    "dataset": ("explorer.commands.dataset", "build a training data set zip"),
+    "train": ("explorer.commands.train", "train or fine-tune StyleGAN2 / StyleGAN3"),
+    "gui": ("explorer.commands.gui", "open the explorer window (the default)"),
+}
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"sg-explorer: error: {message}", file=sys.stderr)
+    return code
+
+
+def build_parser(name: str) -> argparse.ArgumentParser:
+    module_name, help_text = COMMANDS[name]
+    parser = argparse.ArgumentParser(prog=f"sg-explorer {name}" if name != "gui" else "sg-explorer",
+                                     description=help_text)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    importlib.import_module(module_name).add_arguments(parser)
+    return parser
+
+
+def _print_usage() -> None:
+    print("usage: sg-explorer [PKL|URL|RUN_DIR ...]            open the explorer window")
+    print("       sg-explorer <command> [options]                 (sg-explorer <command> --help)\n")
+    print("commands:")
+    for name, (_, help_text) in COMMANDS.items():
+        print(f"  {name:<10} {help_text}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-h", "--help"):
+        _print_usage()
+        return 0
+    name = argv.pop(0) if argv and argv[0] in COMMANDS else "gui"
+    try:
+        parser = build_parser(name)
+    except ModuleNotFoundError as e:
+        return _fail(f"subcommand {name!r} is not available ({e})", 1)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse already printed its one-line message
+        return int(e.code or 0)
+    from explorer.errors import UserError
+    from networks.errors import CheckpointError
+    module = importlib.import_module(COMMANDS[name][0])
+    try:
+        return int(module.run(args) or 0)
+    except UserError as e:
+        if args.debug:
+            raise
+        return _fail(str(e), 2)
+    except CheckpointError as e:
+        if args.debug:
+            raise
+        return _fail(str(e), 1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as e:  # a traceback is for developers: --debug shows it
+        if args.debug:
+            raise
+        return _fail(f"{type(e).__name__}: {e}", 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
