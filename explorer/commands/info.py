@@ -1,0 +1,52 @@
+"""`sg-explorer info PKL [--json]`: what a checkpoint holds."""
+from __future__ import annotations
+
+import json
+
+from explorer.errors import UserError
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("pkl", help="checkpoint: path, http(s) URL or training run folder")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--net", default="G_ema", choices=["G_ema", "G"], help="which generator to describe")
+
+
+def describe(data: dict, net: str = "G_ema") -> dict:
+    """A JSON-able summary of a loaded checkpoint."""
+    G = data.get(net) or data.get("G_ema") or data.get("G")
+    if G is None:
+        raise UserError("the checkpoint holds no generator")
+    count = lambda m: sum(p.numel() for p in m.parameters()) if m is not None else 0
+    out = {
+        "format": data.get("format"),
+        "networks": [k for k in ("G", "D", "G_ema", "augment_pipe") if data.get(k) is not None],
+        "architecture": G.arch,
+        "resolution": G.img_resolution,
+        "img_channels": G.img_channels,
+        "z_dim": G.z_dim, "w_dim": G.w_dim, "c_dim": G.c_dim,
+        "num_ws": G.num_ws,
+        "parameters": {k: count(data.get(k)) for k in ("G", "D", "G_ema") if data.get(k) is not None},
+        "synthesis_layers": [{"name": n, "shape": s} for n, s in G.synthesis.layer_shapes().items()],
+        "w_resolutions": G.synthesis.w_resolutions,
+    }
+    return out
+
+
+def run(args) -> int:
+    from networks import load_network_pkl
+    info = describe(load_network_pkl(args.pkl), args.net)
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    print(f"format        {info['format']}")
+    print(f"networks      {', '.join(info['networks'])}")
+    print(f"architecture  {info['architecture']}")
+    print(f"resolution    {info['resolution']}x{info['resolution']}, {info['img_channels']} channels")
+    print(f"z / w / c     {info['z_dim']} / {info['w_dim']} / {info['c_dim']}")
+    print(f"num_ws        {info['num_ws']}")
+    print("parameters    " + ", ".join(f"{k} {v:,}" for k, v in info["parameters"].items()))
+    print("synthesis layers:")
+    for layer in info["synthesis_layers"]:
+        print(f"  {layer['name']:<16} {'x'.join(map(str, layer['shape']))}")
+    return 0

@@ -1,0 +1,113 @@
+"""Generator speed and memory benchmarks (printed by `sg-explorer bench`).
+
+Each run times the fast ops and the reference ops on the same model in one process,
+so the ratio between them is measured under the same conditions.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+
+from networks import ops
+from networks.checkpoint import build_generator
+from networks.config import StyleGAN2Config, StyleGAN3Config
+
+ARCHS = ("stylegan2", "stylegan3-t", "stylegan3-r")
+
+
+def default_config(arch: str, res: int):
+    """NVIDIA's default training config for this resolution (channel_base 16384 up to 256, 32768 above)."""
+    base = 16384 if res <= 256 else 32768
+    if arch == "stylegan2":
+        return StyleGAN2Config(img_resolution=res, channel_base=base, channel_max=512, conv_clamp=256,
+                               fused_modconv_default="inference_only")
+    ema_beta = 0.5 ** (32 / (20 * 1e3))  # NVIDIA's train.py: batch 32, ema over 20 kimg
+    if arch == "stylegan3-t":
+        return StyleGAN3Config(img_resolution=res, channel_base=base, channel_max=512, magnitude_ema_beta=ema_beta)
+    if arch == "stylegan3-r":
+        return StyleGAN3Config(img_resolution=res, channel_base=base * 2, channel_max=1024, conv_kernel=1,
+                               use_radial_filters=True, magnitude_ema_beta=ema_beta)
+    raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
+
+
+@dataclass
+class Timing:
+    impl: str
+    seconds_per_image: float
+    gflop_per_image: float
+
+    @property
+    def gflops(self) -> float:
+        return self.gflop_per_image / self.seconds_per_image
+
+
+def count_gflop(G, ws) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        G.synthesis(ws, noise_mode="const", force_fp32=True)
+    return counter.get_total_flops() / 1e9
+
+
+def time_generator(G, batch: int, impl: str, repeats: int, device: torch.device, force_fp32: bool = True) -> Timing:
+    z = torch.randn([batch, G.z_dim], device=device)
+    c = torch.zeros([batch, G.c_dim], device=device)
+    with ops.default_impl(impl), torch.no_grad():
+        ws = G.mapping(z, c)
+        gflop = count_gflop(G, ws) / batch
+        G.synthesis(ws, noise_mode="const", force_fp32=force_fp32)  # warm-up
+        times = []
+        for _ in range(repeats):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            G.synthesis(ws, noise_mode="const", force_fp32=force_fp32)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
+    return Timing(impl, statistics.median(times) / batch, gflop)
+
+
+def bench_speed(arch: str, res: int, batch: int = 1, repeats: int = 3, impls=("fast", "ref"),
+                device: str = "cpu", force_fp32: bool = True) -> list[Timing]:
+    dev = torch.device(device)
+    torch.manual_seed(0)
+    G = build_generator(default_config(arch, res)).eval().requires_grad_(False).to(dev)
+    params = sum(p.numel() for p in G.parameters())
+    print(f"{arch} {res}x{res}, batch {batch}, {params / 1e6:.1f} M parameters, device {dev}, "
+          f"torch threads {torch.get_num_threads()}, {'fp32' if force_fp32 else 'fp16 where configured'}")
+    results = [time_generator(G, batch, impl, repeats, dev, force_fp32) for impl in impls]
+    for t in results:
+        print(f"  {t.impl:<5} ops: {t.seconds_per_image:8.3f} s/image  {t.gflops:7.1f} GFLOP/s "
+              f"({t.gflop_per_image:.1f} GFLOP/image counted)")
+    if len(results) == 2:
+        print(f"  fast vs ref: {results[1].seconds_per_image / results[0].seconds_per_image:.2f}x faster")
+    return results
+
+
+def _peak_rss_child(arch: str, res: int, queue) -> None:
+    torch.manual_seed(0)
+    G = build_generator(default_config(arch, res)).eval().requires_grad_(False)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        G(torch.randn([1, G.z_dim]), torch.zeros([1, G.c_dim]), noise_mode="const", force_fp32=True)
+    seconds = time.perf_counter() - t0
+    queue.put((before / 2 ** 20, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, seconds))
+
+
+def bench_memory(arch: str, res: int) -> tuple[float, float]:
+    """Peak resident memory (GiB) of a fresh process generating one image: (after model build, after generation)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_peak_rss_child, args=(arch, res, queue))
+    proc.start()
+    before, after, seconds = queue.get()
+    proc.join()
+    print(f"{arch} {res}x{res}, one image on the CPU: peak RSS {after:.2f} GiB "
+          f"(model alone {before:.2f} GiB), {seconds:.1f} s")
+    return before, after

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs sg-explorer and its dependencies into the current Python (idempotent).
+# PyTorch's CPU build goes in first: a bare `torch` requirement would pull a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if ! "$PY" -c "import torch" 2>/dev/null; then
+    "$PY" -m pip install -q torch==2.13.0 || "$PY" -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
+fi
+"$PY" -m pip install -q -e ".[test]"

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set-up command 1: install, then open the explorer on the shipped default model (or on the given checkpoints).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+exec "${PYTHON:-python3}" -m explorer "$@"
