@@ -177,11 +177,12 @@ def test_manifest_names_and_shapes(name):
     assert G.num_ws == m["num_ws"]
     D = build_discriminator(C.discriminator_config_from_nvidia(m["D_init_kwargs"]))
     assert _state_shapes(D) == m["D_state"]
-    # Layer list and shapes, as NVIDIA's hooks saw them (batch 1).
-    layer_names = [l["name"] for l in m["synthesis_layers"]]
-    ours = [n for n in G.synthesis.layer_names]
-    expected_modules = [n for n in layer_names if ":" not in n and n != "output"]
-    assert [n for n in ours if n in expected_modules] == expected_modules
+    # Layer list and shapes, as NVIDIA's hooks saw them (batch 1), known without running the network.
+    # (The manifests name both outputs of a block 'b4' where info.json says 'b4:0', 'b4:1'.)
+    expected = [(l["name"].split(":")[0], l["shape"][1:]) for l in m["synthesis_layers"] if l["name"] != "output"]
+    assert [(n.split(":")[0], s) for n, s in G.synthesis.layer_shapes().items()] == expected
+    modules = list(dict.fromkeys(n for n, _ in expected))
+    assert G.synthesis.layer_names == modules
 
 
 @pytest.mark.parametrize("name", ["sg3t-32-cond", "sg3r-32", "sg2-32"])
