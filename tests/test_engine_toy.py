@@ -7,6 +7,7 @@ the untranslated one (away from the border). `load(name)` returns a real fixture
 """
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -123,10 +124,13 @@ class ToyGenerator(nn.Module):
         return self.synthesis(self.mapping(z, c, truncation_psi, truncation_cutoff), noise_mode=noise_mode)
 
 
+@functools.lru_cache(maxsize=1)
 def have_networks() -> bool:
+    """True when the project's loader reads a fixture (False while the networks package is incomplete)."""
     try:
         import networks
-        return callable(getattr(networks, "load_network_pkl", None))
+        networks.load_network_pkl(fixture_path("sg2-32"))
+        return True
     except Exception:
         return False
 

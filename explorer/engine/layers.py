@@ -94,20 +94,26 @@ def channel_stats(x: torch.Tensor) -> ChannelStats:
 
 def layer_picture(x: torch.Tensor, base_channel: int, sel_channels: int, amplify_db: float,
                   normalize: bool) -> tuple[torch.Tensor, LayerStats]:
-    """One sample's activations x [C, H, W] -> (uint8 [H, W, 3], stats).
-
-    Shown channels map to RGB (or grey for 1): optionally each divided by its max |value|, multiplied by
-    10**(amplify_db/20), then quantised like the output image (v*127.5 + 128, clamped).
-    """
+    """One sample's activations x [C, H, W] -> (uint8 [H, W, 3], stats) for the channels the GUI shows."""
     x = x.to(torch.float32)
     sel = select_channels(x, base_channel, sel_channels)
     stats = LayerStats(all=channel_stats(x), selected=channel_stats(sel))
+    return shown_picture(sel, amplify_db, normalize), stats
+
+
+def shown_picture(sel: torch.Tensor, amplify_db: float = 0.0, normalize: bool = False) -> torch.Tensor:
+    """Chosen channels sel [1 or 3, H, W] -> uint8 [H, W, 3] (RGB, or grey for one channel).
+
+    Optionally each channel is divided by its max |value|; then multiplied by 10**(amplify_db/20) and quantised
+    like the output image (v*127.5 + 128, clamped).
+    """
+    sel = sel.to(torch.float32)
     if normalize:
         sel = sel / sel.abs().amax(dim=(1, 2), keepdim=True).clamp(min=1e-8)
     sel = sel * (10.0 ** (amplify_db / 20.0))
     if sel.shape[0] == 1:
         sel = sel.repeat(3, 1, 1)
-    return to_uint8(sel.unsqueeze(0))[0], stats
+    return to_uint8(sel.unsqueeze(0))[0]
 
 
 def to_uint8(img: torch.Tensor) -> torch.Tensor:

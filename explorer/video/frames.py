@@ -1,0 +1,216 @@
+"""Frame generation for video export: seed walks (grids, side by side, transform animations, layer views) and
+keyframe recipes. Yields batches of uint8 frames [H, W, 3]; knows nothing about files."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+import numpy as np
+import torch
+from PIL import Image
+
+from explorer.engine import layers as L
+from explorer.engine.cache import NetworkCache
+from explorer.engine.latents import sample_path, seed_to_z
+from explorer.engine.renderer import (class_vector, has_transform, map_seeds, network_device, render, synthesize,
+                                      truncate)
+from explorer.engine.untransform import make_transform, untransform_image
+from explorer.errors import UserError
+from explorer.video.recipe import Recipe
+from explorer.video.spec import VideoSpec
+
+
+def seed_layout(seeds: list[int], cells: int, keyframes: int, shuffle_seed: Optional[int]) -> np.ndarray:
+    """Seeds of every cell's keyframes [cells, keyframes]: seeds repeat cyclically to fill cells * keyframes, are
+    optionally shuffled (RandomState(shuffle_seed)), and cell j takes the j-th run of `keyframes` (gen_video.py)."""
+    flat = np.array([seeds[i % len(seeds)] for i in range(cells * keyframes)], dtype=np.int64)
+    if shuffle_seed is not None:
+        np.random.RandomState(shuffle_seed).shuffle(flat)
+    return flat.reshape(cells, keyframes)
+
+
+def transform_at(spec: VideoSpec, frame: int) -> Optional[np.ndarray]:
+    """The user transform of a frame (None without animation): translation on a circle of radius r (image widths)
+    with period P seconds, rotation at a constant rate (degrees per second)."""
+    if spec.translate_anim is None and spec.rotate_anim is None:
+        return None
+    s = frame / spec.fps
+    tx = ty = 0.0
+    if spec.translate_anim is not None:
+        r, period = spec.translate_anim
+        tx, ty = r * math.cos(2 * math.pi * s / period), r * math.sin(2 * math.pi * s / period)
+    return make_transform(tx, ty, (spec.rotate_anim or 0.0) * s)
+
+
+def _resize(img: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
+    """uint8 [H, W, 3] -> [size[1], size[0], 3]."""
+    if img.shape[1] == size[0] and img.shape[0] == size[1]:
+        return img
+    return np.asarray(Image.fromarray(img).resize(size, Image.NEAREST if nearest else Image.LANCZOS))
+
+
+def tile(cells: list[np.ndarray], gw: int, gh: int) -> np.ndarray:
+    """Row-major cells [H, W, 3] -> one [gh*H, gw*W, 3] image."""
+    rows = [np.concatenate(cells[r * gw:(r + 1) * gw], axis=1) for r in range(gh)]
+    return np.concatenate(rows, axis=0)
+
+
+@dataclass
+class _Net:
+    G: object
+    keys: np.ndarray          # [cells, K, num_ws, w_dim] (space w) or [cells, K, z_dim] (space z)
+    c: torch.Tensor           # [1, c_dim]
+
+
+class SeedWalk:
+    """Frames of a seed-walk video (one or two networks side by side)."""
+
+    def __init__(self, spec: VideoSpec, nets: list):
+        self.spec = spec
+        self.cell_size = nets[0].img_resolution
+        k = spec.keyframe_count
+        layout = seed_layout(list(spec.seeds), spec.cells, k, spec.shuffle_seed)
+        self.layout = layout
+        self.nets = [self._prepare(G, layout) for G in nets]
+        self.total = spec.total_frames
+        gw, gh = spec.grid
+        natural = (gw * self.cell_size * len(nets), gh * self.cell_size)
+        self.size = tuple(spec.size) if spec.size else natural
+
+    def _prepare(self, G, layout) -> _Net:
+        spec = self.spec
+        c = class_vector(G, spec.class_idx, 1)
+        flat = [int(s) for s in layout.reshape(-1)]
+        with torch.no_grad():
+            if spec.latent_space == "w":
+                ws = truncate(G, map_seeds(G, flat, spec.class_idx), spec.trunc_psi, spec.trunc_cutoff)
+                keys = ws.cpu().numpy().reshape(layout.shape + tuple(ws.shape[1:]))
+            else:
+                keys = np.stack([seed_to_z(s, G.z_dim) for s in flat]).reshape(layout.shape + (G.z_dim,))
+        return _Net(G=G, keys=keys, c=c)
+
+    def _ws(self, net: _Net, frames: list[int]) -> torch.Tensor:
+        """ws [len(frames) * cells, num_ws, w_dim], frame-major."""
+        spec = self.spec
+        pts = [sample_path(net.keys[cell], f / spec.w_frames, spec.kind, spec.loop)
+               for f in frames for cell in range(spec.cells)]
+        dev = network_device(net.G)
+        x = torch.from_numpy(np.stack(pts).astype(np.float32)).to(dev)
+        if spec.latent_space == "w":
+            return x
+        return net.G.mapping(x, net.c.repeat(len(pts), 1), truncation_psi=spec.trunc_psi,
+                             truncation_cutoff=spec.trunc_cutoff)
+
+    def _pictures(self, net: _Net, frames: list[int]) -> list[list[np.ndarray]]:
+        """[frame][cell] uint8 pictures at cell size."""
+        spec, G = self.spec, net.G
+        ws = self._ws(net, frames)
+        per_frame = spec.cells
+        anim = transform_at(spec, frames[0]) is not None and has_transform(G)
+        # Frames with different transforms need separate synthesis calls (one transform buffer per network).
+        groups = [[i] for i in range(len(frames))] if anim else [list(range(len(frames)))]
+        out: list = [None] * len(frames)
+        for group in groups:
+            sl = slice(group[0] * per_frame, (group[-1] + 1) * per_frame)
+            m = transform_at(spec, frames[group[0]]) if anim else None
+            with L.capture(G, [spec.layer] if spec.layer else []) as acts:
+                img = synthesize(G, ws[sl], m, spec.noise_mode, spec.noise_seed)
+            if spec.layer:
+                x = img if spec.layer == L.OUTPUT else acts[spec.layer]
+                pics = [L.shown_picture(x[i, [min(ch, x.shape[1] - 1) for ch in spec.channels]], spec.amplify_db,
+                                        spec.normalize).cpu().numpy() for i in range(x.shape[0])]
+                nearest = True
+            else:
+                if spec.untransform and m is not None:
+                    img = untransform_image(img, m)
+                if img.shape[1] == 1:
+                    img = img.repeat(1, 3, 1, 1)
+                pics = list(L.to_uint8(img[:, :3]).cpu().numpy())
+                nearest = False
+            size = (self.cell_size, self.cell_size)
+            pics = [_resize(p, size, nearest) for p in pics]
+            for j, fi in enumerate(group):
+                out[fi] = pics[j * per_frame:(j + 1) * per_frame]
+        return out
+
+    @torch.no_grad()
+    def batches(self) -> Iterator[list[np.ndarray]]:
+        spec = self.spec
+        gw, gh = spec.grid
+        for start in range(0, self.total, spec.batch):
+            frames = list(range(start, min(start + spec.batch, self.total)))
+            per_net = [self._pictures(net, frames) for net in self.nets]
+            batch = []
+            for i in range(len(frames)):
+                img = np.concatenate([tile(p[i], gw, gh) for p in per_net], axis=1)
+                batch.append(_resize(img, self.size, nearest=False))
+            yield batch
+
+
+class RecipeFrames:
+    """Frames of a keyframe recipe: every frame is a full RenderState rendered by engine.render."""
+
+    def __init__(self, spec: VideoSpec, recipe: Recipe, cache: NetworkCache):
+        self.spec, self.recipe, self.cache = spec, recipe, cache
+        self.states = list(recipe.states())
+        if spec.checkpoint:
+            self.states = [s.replace(checkpoint=spec.checkpoint) for s in self.states]
+        self.total = len(self.states)
+        self.check()
+        first = self._frame(self.states[0])
+        self.size = tuple(spec.size) if spec.size else (first.shape[1], first.shape[0])
+        self._first = first
+
+    def check(self) -> None:
+        """Loads every network the recipe uses and checks its layers and classes (before any output exists)."""
+        for s in {(k.state.checkpoint if not self.spec.checkpoint else self.spec.checkpoint, k.state.which,
+                   k.state.layer, k.state.class_idx) for k in self.recipe.keyframes}:
+            G = self.cache.get(s[0], s[1], self.spec.device)
+            if s[2]:
+                L.check_layer(G, s[2])
+            class_vector(G, s[3])
+
+    def _frame(self, state) -> np.ndarray:
+        state = state.replace(device=self.spec.device, list_layers=False, fft_show=False)
+        r = render(self.cache.get(state.checkpoint, state.which, state.device), state)
+        pic = r.layer_image if state.layer else r.image
+        if self.spec.side_by_side:
+            r2 = render(self.cache.get(self.spec.side_by_side, state.which, state.device), state)
+            pic2 = r2.layer_image if state.layer else r2.image
+            pic = np.concatenate([pic, _resize(pic2, (pic.shape[1], pic.shape[0]), bool(state.layer))], axis=1)
+        return pic
+
+    @torch.no_grad()
+    def batches(self) -> Iterator[list[np.ndarray]]:
+        batch = []
+        for i, state in enumerate(self.states):
+            pic = self._first if i == 0 else self._frame(state)
+            batch.append(_resize(pic, self.size, nearest=bool(state.layer)))
+            if len(batch) >= self.spec.batch:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def open_frames(spec: VideoSpec, cache: NetworkCache):
+    """Loads the networks and checks everything that depends on them; returns a SeedWalk or RecipeFrames."""
+    if spec.keyframes:
+        recipe = Recipe.load(spec.keyframes)
+        if spec.checkpoint == "" and any(not k.state.checkpoint for k in recipe.keyframes):
+            raise UserError("the recipe's states name no checkpoint; give one on the command line")
+        return RecipeFrames(spec, recipe, cache)
+    nets = [cache.get(spec.checkpoint, spec.which, spec.device)]
+    if spec.side_by_side:
+        nets.append(cache.get(spec.side_by_side, spec.which, spec.device))
+    for G in nets:
+        if spec.layer:
+            L.check_layer(G, spec.layer)
+        if (spec.translate_anim or spec.rotate_anim or spec.untransform) and not has_transform(G):
+            raise UserError(f"--translate-anim/--rotate-anim/--untransform need a StyleGAN3 network; "
+                            f"{getattr(G, 'arch', 'this one')} has no input transform")
+        class_vector(G, spec.class_idx)
+    if spec.untransform and spec.layer:
+        raise UserError("--untransform applies to the output image, not to a --layer view")
+    return SeedWalk(spec, nets)
