@@ -1,0 +1,373 @@
+"""The explorer window: panels on the left, the image on the right, a status bar; a manual frame loop.
+
+Each frame (`App.step`): run queued widget callbacks on this thread, advance animations, send the state
+to the render worker when it changed (a newer request replaces an older one), take a finished render if
+there is one (its pixels go into a raw texture, in place), draw the frame, sleep to the frame-rate cap.
+The UI thread never waits for a render.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import dearpygui.dearpygui as dpg
+import torch
+
+from explorer.errors import UserError
+from explorer.gui import session as session_io
+from explorer.gui import theme, userconfig
+from explorer.gui.display import display_problem
+from explorer.engine.worker import default_threads
+from explorer.gui.engine_link import NetworkCache, RenderResult, RenderState, RenderWorker
+from explorer.gui.panels.base import NetworkInfo, PanelContext
+from explorer.gui.panels.capture import CapturePanel
+from explorer.gui.panels.latent import LatentPanel
+from explorer.gui.panels.layers import LayersPanel
+from explorer.gui.panels.mixing import MixingPanel
+from explorer.gui.panels.network import NetworkPanel
+from explorer.gui.panels.performance import PerformancePanel
+from explorer.gui.panels.sticking import StickingPanel
+from explorer.gui.panels.training import TrainingPanel
+from explorer.gui.panels.transform import TransformPanel
+from explorer.gui.panels.truncation import TruncationPanel
+from explorer.gui.panels.video import VideoDialog
+from explorer.gui.viewer import ImageView
+
+LEFT_WIDTH = 440
+
+
+@dataclass
+class AppOptions:
+    checkpoints: list = field(default_factory=list)   # paths, URLs or training run folders
+    session: Optional[str] = None                     # JSON session file to load at start
+    device: str = "cpu"
+    fps_cap: int = 60
+    width: int = 1400
+    height: int = 900
+    restore_last_session: bool = True                 # from the config folder
+    save_session_on_close: bool = True
+    loader: Optional[Callable] = None                 # checkpoint loader for the network cache (tests)
+    default_checkpoint: Optional[str] = None          # opened when nothing else names one
+
+
+def describe(G, path: str, available) -> NetworkInfo:
+    syn = G.synthesis
+    return NetworkInfo(path=path, arch=str(getattr(G, "arch", "stylegan2")), img_resolution=int(G.img_resolution),
+                       z_dim=int(G.z_dim), w_dim=int(G.w_dim), c_dim=int(G.c_dim), num_ws=int(G.num_ws),
+                       layer_names=tuple(getattr(syn, "layer_names", ())),
+                       w_resolutions=tuple(int(r) for r in getattr(syn, "w_resolutions", [0] * int(G.num_ws))),
+                       networks=tuple(available))
+
+
+class App:
+    def __init__(self, options: AppOptions):
+        self.opts = options
+        self.worker: Optional[RenderWorker] = None
+        self.panels: dict = {}
+        self.last_state: Optional[RenderState] = None      # last state sent to the worker
+        self.last_result: Optional[RenderResult] = None    # last successful render
+        self.info: Optional[NetworkInfo] = None
+        self.frames = 0
+        self._dirty = True
+        self._started = False
+        self._t_last = time.perf_counter()
+        self._frame_times: list = []
+        self._drag_last = None
+
+    # ---- set-up ------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Creates the window. Raises UserError (one line) when there is no usable display."""
+        problem = display_problem()
+        if problem:
+            raise UserError(problem)
+        # Leave a core to the UI: a render thread per remaining core.
+        self.cache = NetworkCache(self.opts.loader) if self.opts.loader else NetworkCache()
+        self._described: dict = {}      # (path, which) -> NetworkInfo, written by the worker thread
+        self.worker = RenderWorker(self.cache, loader=self._load_network, torch_threads=default_threads())
+        dpg.create_context()
+        self._started = True
+        dpg.configure_app(manual_callback_management=True)
+        theme.load_font()
+        theme.apply_theme()
+        self.texture_registry = dpg.add_texture_registry()
+        ctx = PanelContext(request_render=self.request_render, current_state=self.current_state, notify=self.notify,
+                           open_network=self.open_network, texture_registry=self.texture_registry)
+        self.ctx = ctx
+        cache_source = lambda: self.cache     # the engine locks a network while it changes its transform
+        self.video = VideoDialog(ctx, cache_source)
+        self.panels = {
+            "network": NetworkPanel(ctx),
+            "latent": LatentPanel(ctx),
+            "truncation": TruncationPanel(ctx),
+            "mixing": MixingPanel(ctx),
+            "transform": TransformPanel(ctx),
+            "layers": LayersPanel(ctx),
+            "sticking": StickingPanel(ctx, cache_source),
+            "capture": CapturePanel(ctx, self._layer_image, self._output_image),
+            "performance": PerformancePanel(ctx, self.video.open),
+            "training": TrainingPanel(ctx),
+        }
+        self.panels["performance"].s.fps_cap = self.opts.fps_cap
+        self.panels["performance"].s.device = self.opts.device
+        self.view = ImageView(self.texture_registry)
+        self._build_window()
+        self.video.build()
+        dpg.create_viewport(title="sg-explorer", width=self.opts.width, height=self.opts.height)
+        dpg.setup_dearpygui()
+        dpg.show_viewport()
+        dpg.set_primary_window(self.main_window, True)
+        self._restore_start_state()
+        self._t_last = time.perf_counter()
+
+    def _build_window(self) -> None:
+        with dpg.window(label="sg-explorer", no_title_bar=True) as self.main_window:
+            with dpg.group(horizontal=True):
+                with dpg.child_window(width=LEFT_WIDTH, height=-28) as self.left:
+                    for key, panel in self.panels.items():
+                        with dpg.collapsing_header(label=panel.title, default_open=key in ("network", "latent", "truncation")) as header:
+                            panel.build(header)
+                        panel.header = header
+                with dpg.child_window(height=-28, no_scrollbar=True) as self.right:
+                    self.view.build(self.right)
+                    self.error_text = dpg.add_text("", color=(255, 110, 110), parent=self.right)
+            self.status_text = dpg.add_text("")
+        with dpg.handler_registry():
+            dpg.add_key_press_handler(callback=self._on_key)
+            dpg.add_mouse_wheel_handler(callback=self._on_wheel)
+            dpg.add_mouse_drag_handler(button=dpg.mvMouseButton_Left, threshold=1, callback=self._on_drag)
+            dpg.add_mouse_release_handler(callback=lambda *_: setattr(self, "_drag_last", None))
+        self._update_status()
+
+    def _restore_start_state(self) -> None:
+        data = None
+        if self.opts.session:
+            data = session_io.load(self.opts.session)        # raises UserError on a bad file
+        elif self.opts.restore_last_session:
+            data = session_io.load_quiet(userconfig.last_session_path())
+        if data:
+            self.apply_session(data)
+        if self.opts.checkpoints:
+            first = self.opts.checkpoints[0]
+            if os.path.isdir(first):
+                self.panels["training"].open_run(first)
+            else:
+                self.open_network(first)
+            if len(self.opts.checkpoints) > 1:
+                self.panels["sticking"].set(second_pkl=self.opts.checkpoints[1])
+        elif not self.panels["network"].s.path and not self.panels["network"].requested:
+            default = self.opts.default_checkpoint
+            if default and os.path.exists(default):
+                self.open_network(default)
+            else:
+                self.panels["network"].show_error("no network loaded: open a checkpoint (.pkl file, URL or run folder)")
+
+    # ---- services for panels -----------------------------------------------------------------------------
+    def _load_network(self, state: RenderState):
+        """Worker-thread loader: the network for a state, described once so the UI never waits on the cache."""
+        G = self.cache.get(state.checkpoint, state.which, state.device)
+        key = (state.checkpoint, state.which)
+        if key not in self._described:
+            available = tuple(k for k in ("G_ema", "G") if self.cache.data(state.checkpoint).get(k) is not None)
+            self._described[key] = describe(G, state.checkpoint, available)
+        return G
+
+    def request_render(self) -> None:
+        self._dirty = True
+
+    def current_state(self) -> RenderState:
+        return self.last_state or self.build_state()
+
+    def notify(self, message: str) -> None:
+        if dpg.does_item_exist(self.error_text):
+            dpg.set_value(self.error_text, message)
+
+    def open_network(self, path: str) -> None:
+        self.panels["network"].open(path)
+
+    def _output_image(self):
+        return None if self.last_result is None else self.last_result.image
+
+    def _layer_image(self):
+        view = self.panels["layers"].last_view
+        return None if view is None else view.layer_image
+
+    # ---- the frame loop ----------------------------------------------------------------------------------
+    def build_state(self) -> RenderState:
+        state = RenderState()
+        for panel in self.panels.values():
+            state = panel.apply(state)
+        return state
+
+    def step(self) -> bool:
+        """One UI frame; False once the window was closed."""
+        if not dpg.is_dearpygui_running():
+            return False
+        t_frame = time.perf_counter()
+        dt, self._t_last = t_frame - self._t_last, t_frame
+        jobs = dpg.get_callback_queue()
+        if jobs:
+            dpg.run_callbacks(jobs)
+        for panel in self.panels.values():
+            if panel.tick(dt):
+                self._dirty = True
+        if self._dirty:
+            self._dirty = False
+            state = self.build_state()
+            if state != self.last_state and state.checkpoint:
+                self.last_state = state
+                self.worker.submit(state)
+        self.video.tick()
+        self._follow_viewport()
+        result = self.worker.poll()
+        if result is not None:
+            self._on_result(result)
+        self._update_perf(t_frame)
+        dpg.render_dearpygui_frame()
+        self.frames += 1
+        cap = self.panels["performance"].s.fps_cap
+        if cap > 0:
+            spare = 1.0 / cap - (time.perf_counter() - t_frame)
+            if spare > 0:
+                time.sleep(spare)
+        return True
+
+    def _follow_viewport(self) -> None:
+        size = (dpg.get_item_rect_size(self.right) if dpg.does_item_exist(self.right) else None)
+        if size and size[0] > 0 and (size[0] - 16, size[1] - 40) != (self.view.width, self.view.height):
+            self.view.resize(size[0] - 16, size[1] - 40)
+
+    def _on_result(self, result: RenderResult) -> None:
+        for panel in self.panels.values():
+            panel.on_result(result)
+        if result.error:
+            self.notify(result.error)
+            return
+        info = self._described.get((result.state.checkpoint, result.state.which))
+        if info is not None and info != self.info:
+            self._on_network_loaded(info)
+        self.last_result = result
+        self.notify("")
+        if result.image is not None:
+            self.view.show(result.image)
+
+    def _on_network_loaded(self, info: NetworkInfo) -> None:
+        self.info = info
+        for panel in self.panels.values():
+            panel.on_network(self.info)
+        self._update_status()
+        self._dirty = True   # panels may have clamped values (class index, mixing indices)
+
+    def _update_perf(self, t_frame: float) -> None:
+        self._frame_times.append(t_frame)
+        if len(self._frame_times) > 60:
+            self._frame_times.pop(0)
+        if self.frames % 15 == 0 and len(self._frame_times) > 1:
+            span = self._frame_times[-1] - self._frame_times[0]
+            fps = (len(self._frame_times) - 1) / span if span > 0 else 0.0
+            render_s = self.last_result.render_ms / 1e3 if self.last_result else None
+            self.panels["performance"].show_stats(render_s, fps, 1e3 / fps if fps else 0.0)
+
+    def _update_status(self) -> None:
+        state = self.last_state or RenderState()
+        precision = "float32" if (state.force_fp32 or state.device == "cpu") else "float16 where the network uses it"
+        try:
+            from networks import ops
+            ops_name = getattr(ops, "DEFAULT_IMPL", "reference")
+        except ImportError:
+            ops_name = "reference"
+        net = f"{self.info.arch} {self.info.img_resolution}px" if self.info else "no network"
+        dpg.set_value(self.status_text, f"device {state.device} | torch {torch.__version__}, {torch.get_num_threads()} "
+                                        f"threads | ops: {ops_name} | precision: {precision} | {net}")
+
+    # ---- input -------------------------------------------------------------------------------------------
+    def _typing(self) -> bool:
+        for tag in (self.panels["network"].path_input,):
+            if dpg.is_item_active(tag):
+                return True
+        return False
+
+    def _on_key(self, _sender, key) -> None:
+        if self._typing():
+            return
+        latent = self.panels["latent"]
+        if key == dpg.mvKey_Right:
+            latent.step_seed(+1)
+        elif key == dpg.mvKey_Left:
+            latent.step_seed(-1)
+        elif key == dpg.mvKey_Up:
+            latent.set(y=float(round(latent.s.y) + 1))
+        elif key == dpg.mvKey_Down:
+            latent.set(y=float(max(0, round(latent.s.y) - 1)))
+        elif key == dpg.mvKey_Spacebar:
+            self.toggle_animations()
+
+    def toggle_animations(self) -> None:
+        latent, transform = self.panels["latent"], self.panels["transform"]
+        running = latent.s.animate or transform.s.animate_translate or transform.s.animate_rotate
+        latent.set(animate=not running)
+        if running:
+            transform.set(animate_translate=False, animate_rotate=False)
+
+    def _on_wheel(self, _sender, delta) -> None:
+        if self.view.hovered():
+            self.view.zoom_step(1 if delta > 0 else -1)
+
+    def _on_drag(self, _sender, app_data) -> None:
+        if not self.view.hovered() and self._drag_last is None:
+            return
+        _, dx, dy = app_data            # cumulative since the drag began
+        last = self._drag_last or (0.0, 0.0)
+        self.view.drag(dx - last[0], dy - last[1])
+        self._drag_last = (dx, dy)
+
+    # ---- session -----------------------------------------------------------------------------------------
+    def session_data(self) -> dict:
+        layout = {"viewport": [dpg.get_viewport_width(), dpg.get_viewport_height()],
+                  "open_panels": [k for k, p in self.panels.items() if dpg.get_value(p.header)],
+                  "view": {"zoom": self.view.s.zoom, "pan_x": self.view.s.pan_x, "pan_y": self.view.s.pan_y}}
+        return session_io.make(self.panels, layout)
+
+    def apply_session(self, data: dict) -> None:
+        session_io.apply(data, self.panels)
+        layout = data.get("layout") or {}
+        for key, panel in self.panels.items():
+            if "open_panels" in layout:
+                dpg.set_value(panel.header, key in layout["open_panels"])
+        view = layout.get("view") or {}
+        self.view.s.zoom = int(view.get("zoom", 0))
+        self.view.s.pan_x, self.view.s.pan_y = float(view.get("pan_x", 0)), float(view.get("pan_y", 0))
+        self.view.layout()
+        if "viewport" in layout and dpg.is_viewport_ok():
+            w, h = layout["viewport"]
+            dpg.set_viewport_width(int(w))
+            dpg.set_viewport_height(int(h))
+        self._dirty = True
+
+    # ---- run / close -------------------------------------------------------------------------------------
+    def run(self) -> int:
+        try:
+            while self.step():
+                pass
+        finally:
+            self.close()
+        return 0
+
+    def close(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self.opts.save_session_on_close:
+            try:
+                session_io.save(userconfig.last_session_path(), self.session_data())
+            except OSError:
+                pass
+        for panel in self.panels.values():
+            stop = getattr(panel, "stop", None)
+            if stop:
+                stop()
+        self.video.stop()
+        if self.worker is not None:
+            self.worker.close()
+        dpg.destroy_context()

@@ -1,0 +1,114 @@
+"""What every panel shares: typed settings, widget binding, the session round trip."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import dearpygui.dearpygui as dpg
+
+from explorer.gui.engine_link import RenderResult, RenderState
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    """What the panels need to know about the loaded generator."""
+    path: str
+    arch: str                         # 'stylegan2' | 'stylegan3-t' | 'stylegan3-r'
+    img_resolution: int
+    z_dim: int
+    w_dim: int
+    c_dim: int
+    num_ws: int
+    layer_names: tuple                # hookable synthesis layers, forward order
+    w_resolutions: tuple              # output resolution each w index drives
+    networks: tuple                   # which of 'G_ema', 'G' the file holds
+
+    @property
+    def is_sg3(self) -> bool:
+        return self.arch.startswith("stylegan3")
+
+
+@dataclass
+class PanelContext:
+    """The app's services a panel may call; a panel never holds the app itself."""
+    request_render: Callable[[], None]             # state changed: render again
+    current_state: Callable[[], RenderState]       # the state of the last request
+    notify: Callable[[str], None]                  # one line in the status bar
+    open_network: Callable[[str], None]            # ask the network panel to load a path
+    texture_registry: Any = None
+
+
+class Panel:
+    """Base panel. Subclasses set `title` and `Settings` (a dataclass of JSON-friendly fields)."""
+    title = ""
+    Settings: type = type(None)
+
+    def __init__(self, ctx: PanelContext):
+        self.ctx = ctx
+        self.s = self.Settings()
+        self.widgets: dict[str, int] = {}
+        self.info: Optional[NetworkInfo] = None
+
+    # -- widgets bound to settings fields ---------------------------------------------------------------
+    def bind(self, add: Callable, field: str, **kw) -> int:
+        """Creates a widget whose value is settings field `field`; editing it updates the field and re-renders."""
+        tag = add(default_value=getattr(self.s, field), callback=self._on_widget, user_data=field, **kw)
+        self.widgets[field] = tag
+        return tag
+
+    def _on_widget(self, sender, value, field) -> None:
+        setattr(self.s, field, type(getattr(self.s, field))(value) if getattr(self.s, field) is not None else value)
+        self.on_setting(field)
+        self.ctx.request_render()
+
+    def on_setting(self, field: str) -> None:
+        """Hook: a bound setting changed (the render is requested afterwards)."""
+
+    def sync_widgets(self) -> None:
+        for field, tag in self.widgets.items():
+            if dpg.does_item_exist(tag):
+                dpg.set_value(tag, getattr(self.s, field))
+
+    def set(self, **values) -> None:
+        """Changes settings from code (keyboard, animations, tests) and shows them in the widgets."""
+        for k, v in values.items():
+            setattr(self.s, k, v)
+        self.sync_widgets()
+        self.ctx.request_render()
+
+    # -- life cycle -------------------------------------------------------------------------------------
+    def build(self, parent: int | str) -> None:
+        raise NotImplementedError
+
+    def apply(self, state: RenderState) -> RenderState:
+        """Writes this panel's part of the render state."""
+        return state
+
+    def tick(self, dt: float) -> bool:
+        """Advances animations by dt seconds; True when the state changed."""
+        return False
+
+    def on_network(self, info: NetworkInfo) -> None:
+        self.info = info
+
+    def on_result(self, result: RenderResult) -> None:
+        pass
+
+    # -- session ----------------------------------------------------------------------------------------
+    def save(self) -> dict:
+        return dataclasses.asdict(self.s)
+
+    def restore(self, data: dict) -> None:
+        names = {f.name: f for f in dataclasses.fields(self.s)}
+        for k, v in (data or {}).items():
+            if k in names:
+                current = getattr(self.s, k)
+                if isinstance(current, tuple) and isinstance(v, list):
+                    v = tuple(v)
+                setattr(self.s, k, v)
+        self.sync_widgets()
+
+
+def replace(state: RenderState, **changes) -> RenderState:
+    return dataclasses.replace(state, **changes)

@@ -1,0 +1,117 @@
+"""Capture: save the image or the layer view as PNG (atomic), and the state as an `sg-explorer images` line."""
+from __future__ import annotations
+
+import io
+import os
+import shlex
+from dataclasses import dataclass
+
+import dearpygui.dearpygui as dpg
+import numpy as np
+from PIL import Image
+
+from explorer.gui.panels.base import Panel
+from explorer.gui.userconfig import write_atomic
+
+
+@dataclass
+class CaptureSettings:
+    folder: str = "captures"
+
+
+def save_png(path: str, image: np.ndarray) -> None:
+    """uint8 [H, W, 3] -> PNG file, written atomically."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG")
+    write_atomic(path, buf.getvalue())
+
+
+def command_line(state, outdir: str = "out") -> tuple[str, list[str]]:
+    """(`sg-explorer images ...` line that renders the state's image, settings the line cannot express).
+
+    The seed is the seed-plane point rounded to whole seeds (seed = x + y * step_y).
+    """
+    seed = (int(round(state.x)) + int(round(state.y)) * int(state.step_y)) % 2 ** 32
+    args = ["sg-explorer", "images", state.checkpoint or "PKL", "--seeds", str(seed), "--trunc", f"{state.trunc_psi:g}"]
+    lost = []
+    if state.trunc_cutoff is not None:
+        args += ["--trunc-cutoff", str(state.trunc_cutoff)]
+    if state.class_idx:
+        args += ["--class", str(state.class_idx)]
+    if state.noise_mode != "const":
+        args += ["--noise-mode", state.noise_mode]
+        if state.noise_mode == "random":
+            args += ["--noise-seed", str(state.noise_seed)]
+    if state.translate_x or state.translate_y:
+        args += ["--translate", f"{state.translate_x:g},{state.translate_y:g}"]
+    if state.rotate:
+        args += ["--rotate", f"{state.rotate:g}"]
+    if state.which != "G_ema":
+        args += ["--net", state.which]
+    if state.device != "cpu":
+        args += ["--device", state.device]
+        if not state.force_fp32:
+            args += ["--fp16"]
+    args += ["--outdir", outdir]
+    if state.x != round(state.x) or state.y != round(state.y):
+        lost.append("fractional seed-plane point")
+    if any(state.mix_mask):
+        lost.append("style mixing")
+    if state.untransform:
+        lost.append("untransform")
+    return shlex.join(args), lost
+
+
+class CapturePanel(Panel):
+    title = "Capture"
+    Settings = CaptureSettings
+
+    def __init__(self, ctx, layer_image, output_image):
+        super().__init__(ctx)
+        self._layer_image, self._output_image = layer_image, output_image
+        self.saved: list = []
+
+    def build(self, parent) -> None:
+        with dpg.group(parent=parent):
+            self.bind(dpg.add_input_text, "folder", label="folder", width=250)
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Save image", callback=lambda *_: self.capture("image"))
+                dpg.add_button(label="Save layer view", callback=lambda *_: self.capture("layer"))
+            dpg.add_button(label="Copy command line", callback=lambda *_: self.copy_command())
+            self.command_text = dpg.add_input_text(width=-1, readonly=True)
+            self.result_text = dpg.add_text("")
+
+    def next_path(self, kind: str) -> str:
+        s = self.ctx.current_state()
+        stem = f"seed{int(round(s.x)):06d}" if kind == "image" else f"layer-{s.layer or 'output'}"
+        n = 0
+        while True:
+            path = os.path.join(self.s.folder, f"{stem}-{n:03d}.png")
+            if not os.path.exists(path):
+                return path
+            n += 1
+
+    def capture(self, kind: str) -> str | None:
+        image = self._output_image() if kind == "image" else self._layer_image()
+        if image is None:
+            self.ctx.notify(f"nothing to save: no {'image' if kind == 'image' else 'layer view'} rendered yet")
+            return None
+        path = self.next_path(kind)
+        try:
+            save_png(path, image)
+        except OSError as e:
+            self.ctx.notify(f"cannot save {path}: {e.strerror or e}")
+            return None
+        self.saved.append(path)
+        dpg.set_value(self.result_text, f"saved {path}")
+        return path
+
+    def copy_command(self) -> str:
+        line, lost = command_line(self.ctx.current_state(), self.s.folder)
+        dpg.set_value(self.command_text, line)
+        dpg.set_value(self.result_text, f"not expressible on the command line: {', '.join(lost)}" if lost else "copied")
+        try:
+            dpg.set_clipboard_text(line)
+        except Exception:  # no clipboard owner under some X servers; the text field still shows it
+            pass
+        return line

@@ -1,0 +1,76 @@
+"""Style mixing: a second seed replaces the chosen w indices; presets pick coarse, middle or fine ones.
+
+Each toggle shows the output resolution its w index drives (G.synthesis.w_resolutions).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dearpygui.dearpygui as dpg
+
+from explorer.gui.panels.base import Panel, replace
+
+
+@dataclass
+class MixingSettings:
+    mix_seed: int = 1
+    ws: list = field(default_factory=list)    # w indices taken from mix_seed
+
+
+def preset_indices(num_ws: int, which: str) -> list[int]:
+    """w indices of a preset by position in the synthesis order (t = i / (num_ws - 1)).
+
+    Coarse t < 0.2, middle 0.2 <= t < 0.45, fine the rest: for a 1024 px StyleGAN2 (18 ws) that is
+    4-8 px, 16-32 px and 64-1024 px, the paper's bands; positions also suit StyleGAN3, whose layers
+    do not double in resolution.
+    """
+    lo, hi = {"coarse": (0.0, 0.2), "middle": (0.2, 0.45), "fine": (0.45, 1.01)}[which]
+    span = max(num_ws - 1, 1)
+    return [i for i in range(num_ws) if lo <= i / span < hi]
+
+
+class MixingPanel(Panel):
+    title = "Style mixing"
+    Settings = MixingSettings
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.toggles: list[int] = []
+
+    def build(self, parent) -> None:
+        with dpg.group(parent=parent):
+            self.bind(dpg.add_input_int, "mix_seed", label="mix seed", min_value=0, min_clamped=True, width=140)
+            with dpg.group(horizontal=True):
+                for name in ("coarse", "middle", "fine"):
+                    dpg.add_button(label=name, callback=lambda *_a, n=name: self.preset(n))
+                dpg.add_button(label="none", callback=lambda *_: self.set(ws=[]))
+            self.toggle_group = dpg.add_group()
+            dpg.add_text("(load a network)", parent=self.toggle_group)
+
+    def on_network(self, info) -> None:
+        super().on_network(info)
+        dpg.delete_item(self.toggle_group, children_only=True)
+        self.toggles = []
+        self.s.ws = [i for i in self.s.ws if i < info.num_ws]
+        for i, res in enumerate(info.w_resolutions):
+            self.toggles.append(dpg.add_checkbox(label=f"w{i:<2d} {res} px", default_value=i in self.s.ws,
+                                                 parent=self.toggle_group, callback=self._on_toggle, user_data=i))
+
+    def _on_toggle(self, _sender, value, index) -> None:
+        ws = set(self.s.ws)
+        (ws.add if value else ws.discard)(index)
+        self.s.ws = sorted(ws)
+        self.ctx.request_render()
+
+    def preset(self, which: str) -> None:
+        if self.info is not None:
+            self.set(ws=preset_indices(self.info.num_ws, which))
+
+    def sync_widgets(self) -> None:
+        super().sync_widgets()
+        for i, tag in enumerate(self.toggles):
+            dpg.set_value(tag, i in self.s.ws)
+
+    def apply(self, state):
+        n = self.info.num_ws if self.info else (max(self.s.ws) + 1 if self.s.ws else 0)
+        return replace(state, mix_seed=int(self.s.mix_seed), mix_mask=[i in self.s.ws for i in range(n)])

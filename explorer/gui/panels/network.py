@@ -1,0 +1,118 @@
+"""Network panel: open a checkpoint (file dialog, typed path or URL, recent list), G_ema / G, its facts.
+
+A load happens on the render worker; the panel keeps the previous network until the new one rendered,
+and on an error shows the one-line message and goes back to the previous one.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import dearpygui.dearpygui as dpg
+
+from explorer.gui import userconfig
+from explorer.gui.panels.base import NetworkInfo, Panel, replace
+
+
+@dataclass
+class NetworkSettings:
+    path: str = ""              # the network shown (last one that loaded)
+    network: str = "G_ema"      # 'G_ema' | 'G'
+
+
+class NetworkPanel(Panel):
+    title = "Network"
+    Settings = NetworkSettings
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.requested: Optional[str] = None    # a path being loaded, not yet confirmed
+        self.error: str = ""
+
+    def build(self, parent) -> None:
+        with dpg.group(parent=parent):
+            with dpg.group(horizontal=True):
+                self.path_input = dpg.add_input_text(hint="checkpoint .pkl, URL or training run folder", width=-150,
+                                                     on_enter=True, callback=lambda *_: self.open(dpg.get_value(self.path_input)))
+                self.load_button = dpg.add_button(label="Load", callback=lambda *_: self.open(dpg.get_value(self.path_input)))
+                dpg.add_button(label="Browse...", callback=lambda *_: dpg.show_item(self.file_dialog))
+            self.recent_combo = dpg.add_combo(userconfig.load_recent(), label="recent", width=-150,
+                                              callback=lambda _s, v: self.open(v))
+            self.network_radio = dpg.add_radio_button(["G_ema", "G"], default_value=self.s.network, horizontal=True,
+                                                      callback=self._on_network_choice)
+            self.info_text = dpg.add_text("no network loaded")
+            self.error_text = dpg.add_text("", color=(255, 110, 110), wrap=0)
+        with dpg.file_dialog(show=False, callback=self._on_file_dialog, width=700, height=420,
+                             directory_selector=False) as self.file_dialog:
+            dpg.add_file_extension(".pkl")
+            dpg.add_file_extension(".*")
+
+    def _on_file_dialog(self, _sender, app_data) -> None:
+        path = (app_data or {}).get("file_path_name")
+        if path:
+            self.open(path)
+
+    def _on_network_choice(self, _sender, value) -> None:
+        self.s.network = value
+        self.ctx.request_render()
+
+    def open(self, path: str) -> None:
+        """Starts loading `path` (the render worker loads it); the current network stays until it works."""
+        path = (path or "").strip()
+        if not path:
+            self.show_error("no checkpoint given: type a path or URL, or pick a file")
+            return
+        if not path.startswith(("http://", "https://")) and not os.path.exists(path):
+            self.show_error(f"{path}: no such file")
+            return
+        self.requested = path
+        dpg.set_value(self.path_input, path)
+        self.show_error("")
+        dpg.set_value(self.info_text, f"loading {os.path.basename(path)} ...")
+        self.ctx.request_render()
+
+    def show_error(self, message: str) -> None:
+        self.error = message
+        dpg.set_value(self.error_text, message)
+        if message:
+            self.ctx.notify(message)
+
+    def apply(self, state):
+        return replace(state, checkpoint=self.requested or self.s.path or "", which=self.s.network)
+
+    def on_result(self, result) -> None:
+        """Confirms or rejects a pending load once the worker answered for it."""
+        if self.requested is None or result.state.checkpoint != self.requested:
+            return
+        if result.error:
+            self.requested = None
+            self.show_error(f"could not load {result.state.checkpoint}: {result.error}")
+            self._show_info()
+            self.ctx.request_render()   # render the previous network again
+            return
+        self.s.path, self.requested = result.state.checkpoint, None
+        dpg.configure_item(self.recent_combo, items=userconfig.add_recent(self.s.path))
+
+    def on_network(self, info: NetworkInfo) -> None:
+        super().on_network(info)
+        dpg.configure_item(self.network_radio, items=[n for n in ("G_ema", "G") if n in info.networks] or ["G_ema"])
+        self._show_info()
+
+    def _show_info(self) -> None:
+        info = self.info
+        if info is None:
+            dpg.set_value(self.info_text, "no network loaded")
+            return
+        classes = f"{info.c_dim} classes" if info.c_dim else "unconditional"
+        dpg.set_value(self.info_text,
+                      f"{os.path.basename(info.path)}\n{info.arch}, {info.img_resolution}x{info.img_resolution}, "
+                      f"z {info.z_dim}, w {info.w_dim}, c {info.c_dim} ({classes}), {info.num_ws} ws")
+
+    def restore(self, data: dict) -> None:
+        super().restore(data)
+        dpg.set_value(self.network_radio, self.s.network)
+        if self.s.path:
+            saved, self.s.path = self.s.path, ""
+            if saved.startswith(("http://", "https://")) or os.path.exists(saved):
+                self.open(saved)

@@ -1,0 +1,72 @@
+"""Per-user files of the explorer: recent checkpoints and the last session.
+
+They live in ~/.config/sg-explorer/ ($SG_EXPLORER_CONFIG_DIR overrides it, for tests) and are written
+atomically (temp name in the same folder, flush, fsync, rename), so a crash never leaves half a file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+MAX_RECENT = 12
+
+
+def config_dir() -> Path:
+    override = os.environ.get("SG_EXPLORER_CONFIG_DIR")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "sg-explorer"
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Writes bytes to `path` through a temporary file in the same folder, then renames it over."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: str | os.PathLike) -> dict | None:
+    """The JSON object in `path`, or None when it is missing or unreadable (a bad file is not fatal)."""
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(path: str | os.PathLike, data: dict) -> None:
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True).encode("utf-8"))
+
+
+def load_recent() -> list[str]:
+    data = read_json(config_dir() / "recent.json") or {}
+    return [p for p in data.get("recent", []) if isinstance(p, str)]
+
+
+def add_recent(path: str) -> list[str]:
+    """Moves `path` to the top of the recent list and saves it; returns the new list."""
+    recent = [path] + [p for p in load_recent() if p != path]
+    recent = recent[:MAX_RECENT]
+    try:
+        write_json(config_dir() / "recent.json", {"recent": recent})
+    except OSError:
+        pass  # a read-only config folder must not stop the explorer
+    return recent
+
+
+def last_session_path() -> Path:
+    return config_dir() / "last-session.json"
