@@ -115,7 +115,7 @@ class SeedWalk:
             sl = slice(group[0] * per_frame, (group[-1] + 1) * per_frame)
             m = transform_at(spec, frames[group[0]]) if anim else None
             with L.capture(G, [spec.layer] if spec.layer else []) as acts:
-                img = synthesize(G, ws[sl], m, spec.noise_mode, spec.noise_seed)
+                img = synthesize(G, ws[sl], m, spec.noise_mode, spec.noise_seed, spec.force_fp32)
             if spec.layer:
                 x = img if spec.layer == L.OUTPUT else acts[spec.layer]
                 pics = [L.shown_picture(x[i, [min(ch, x.shape[1] - 1) for ch in spec.channels]], spec.amplify_db,

@@ -61,6 +61,7 @@ class VideoSpec:
     noise_seed: int = 0
     which: str = "G_ema"
     device: str = "cpu"
+    force_fp32: bool = False                 # CUDA: run fp16 layers in fp32 (slower, bit-closer to the CPU)
     fps: float = 30.0
     crf: Optional[int] = None                # H.264/VP9 constant rate factor (lower = better); default codec's
     bitrate: Optional[str] = None            # e.g. '8M'; excludes crf
@@ -228,6 +229,8 @@ def command_line(spec: VideoSpec) -> str:
         a += ["--translate-anim", f"{spec.translate_anim[0]:g},{spec.translate_anim[1]:g}"]
     if spec.untransform:
         a.append("--untransform")
+    if spec.force_fp32:
+        a.append("--fp32")
     if spec.layer is not None:
         a += ["--channels", ",".join(str(c) for c in spec.channels)]
     if spec.normalize:
