@@ -1,52 +1,52 @@
-"""A private X server for GUI tests: `Xvfb -displayfd` on a free display, 24-bit screen.
-
-Used by tests/test_gui*.py (session fixture `xvfb_display`) and by explorer.gui.bench when no DISPLAY is set.
-"""
+"""GUI test harness: a private Xvfb display (session fixture in tests/test_gui.py) and helpers that drive a
+started explorer App on the main thread and read its pixels back."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import time
-from dataclasses import dataclass
+
+from explorer.gui.xvfb import XServer, start_xvfb  # noqa: F401
 
 
-@dataclass
-class XServer:
-    display: str               # ':N'
-    process: subprocess.Popen
+# ------------------------------------------------------------------------------------------------
+# Driving a started explorer App from a test (all on the main thread).
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+def fire(tag, value, user_data=None) -> None:
+    """Sets a widget's value and runs its callback, as a user edit would (set_value alone fires nothing)."""
+    import dearpygui.dearpygui as dpg
+    dpg.set_value(tag, value)
+    callback = dpg.get_item_callback(tag)
+    if callback is not None:
+        callback(tag, value, user_data if user_data is not None else dpg.get_item_user_data(tag))
 
 
-def start_xvfb(width: int = 1600, height: int = 1000, timeout_s: float = 10.0) -> XServer:
-    """Starts Xvfb on a display it picks itself; returns once the display number is known (server ready)."""
-    exe = shutil.which("Xvfb")
-    if exe is None:
-        raise RuntimeError("Xvfb is not installed (apt-get install xvfb)")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen([exe, "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    # Xvfb writes the number then a newline; closing our end before the newline kills it.
-    data = b""
+def wait_idle(app, timeout_s: float = 60.0, min_frames: int = 3) -> None:
+    """Steps frames until the newest state has been rendered and shown (or raises TimeoutError)."""
     deadline = time.monotonic() + timeout_s
-    try:
-        while not data.endswith(b"\n"):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("Xvfb did not report a display number")
-            chunk = os.read(read_fd, 16)
-            if not chunk:
-                raise RuntimeError("Xvfb closed its display pipe before reporting")
-            data += chunk
-    finally:
-        os.close(read_fd)
-    return XServer(display=":" + data.decode().strip(), process=proc)
+    frames = 0
+    while True:
+        app.step()
+        frames += 1
+        settled = (not app._dirty and app.worker.idle and app.last_handled is not None
+                   and app.last_handled.state == app.last_state)
+        if settled and frames >= min_frames:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("the explorer did not settle")
+
+
+def screenshot(app, path: str):
+    """The window as pixels: uint8 [H, W, 3] (also written to `path`), after the last change is drawn."""
+    import dearpygui.dearpygui as dpg
+    import numpy as np
+    from PIL import Image
+    for _ in range(2):
+        app.step()
+    if os.path.exists(path):
+        os.unlink(path)
+    dpg.output_frame_buffer(file=path)
+    for _ in range(20):
+        app.step()
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            break
+    return np.asarray(Image.open(path).convert("RGB"))

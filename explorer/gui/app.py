@@ -68,6 +68,7 @@ class App:
         self.panels: dict = {}
         self.last_state: Optional[RenderState] = None      # last state sent to the worker
         self.last_result: Optional[RenderResult] = None    # last successful render
+        self.last_handled: Optional[RenderResult] = None   # last result taken from the worker, good or failed
         self.info: Optional[NetworkInfo] = None
         self.frames = 0
         self._dirty = True
@@ -239,6 +240,7 @@ class App:
             self.view.resize(size[0] - 16, size[1] - 40)
 
     def _on_result(self, result: RenderResult) -> None:
+        self.last_handled = result
         for panel in self.panels.values():
             panel.on_result(result)
         if result.error:

@@ -8,38 +8,28 @@ from typing import Callable, Optional
 
 import dearpygui.dearpygui as dpg
 
-from explorer.gui.engine_link import Keyframe, NetworkCache, Recipe, render
+from explorer.gui.engine_link import ExportCancelled, Keyframe, NetworkCache, Recipe, VideoSpec, export_video
+from explorer.gui.userconfig import config_dir
 from explorer.gui.panels.background import BackgroundJob
 
 
 def export_recipe(cache: NetworkCache, recipe: Recipe, path: str, progress, cancel) -> bool:
-    """Renders every frame of the recipe and writes an H.264 MP4 atomically; False when cancelled.
+    """Writes the recipe's video with the engine's export_video; False when cancelled.
 
-    Stands in for the video engineer's export_video until it lands (same inputs: a Recipe and a path).
+    The recipe goes to a JSON file in the config folder first: export_video reads keyframes from a file
+    (and copies them into its sidecar beside the video).
     """
-    import imageio.v2 as imageio
-    from explorer.video.files import finalize, remove, temp_sibling
-
-    states = list(recipe.states())
+    recipe_path = config_dir() / "video-export-recipe.json"
+    recipe_path.parent.mkdir(parents=True, exist_ok=True)
+    recipe.save(recipe_path)
     first = recipe.keyframes[0].state
-    G = cache.get(first.checkpoint, first.which, first.device)
-    tmp = temp_sibling(path)
-    writer = imageio.get_writer(str(tmp), fps=recipe.fps, codec="libx264", quality=8, macro_block_size=1)
+    spec = VideoSpec(checkpoint=first.checkpoint, output=path, keyframes=str(recipe_path), fps=recipe.fps,
+                     which=first.which, device=first.device, batch=1)
     try:
-        for i, state in enumerate(states):
-            if cancel.is_set():
-                writer.close()
-                remove(tmp)
-                return False
-            writer.append_data(render(G, state).image)
-            progress((i + 1) / len(states))
-        writer.close()
-        finalize(tmp, path)
-        return True
-    except BaseException:
-        writer.close()
-        remove(tmp)
-        raise
+        export_video(spec, progress=lambda done, total: progress(done / max(total, 1)), cancel=cancel, cache=cache)
+    except ExportCancelled:
+        return False
+    return True
 
 
 @dataclass
@@ -100,7 +90,7 @@ class VideoDialog:
         return labels.index(value) if value in labels else None
 
     def add_current(self) -> None:
-        self.keyframes.append(self.ctx.current_state())
+        self.keyframes.append(self.ctx.current_state().replace(list_layers=False, fft_show=False))
         self._refresh()
 
     def move(self, delta: int) -> None:

@@ -1,0 +1,140 @@
+"""`sg-explorer bench --gui`: the explorer window's own figures, measured in a real window.
+
+- UI frames per second while the render worker renders without pause (the latent animation changes the
+  state every frame, so a new request is always waiting);
+- latency from a changed slider to the new image on screen, as render time + UI frames;
+- the time to put a 1024 x 1024 image into the raw texture (uint8 -> float32 in place).
+Starts its own Xvfb when DISPLAY is unset.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class GuiBenchResult:
+    network: str
+    ui_fps_while_rendering: float      # UI frames per second with the worker busy all the time
+    renders_per_s: float               # renders the worker finished per second meanwhile
+    latency_ms: float                  # slider change -> new image drawn, median
+    latency_render_ms: float           # of which the render itself, median
+    latency_frames: float              # UI frames from the change to the image on screen, median
+    upload_1024_ms: float              # uint8 [1024, 1024, 3] -> raw texture buffer, median
+    frame_1024_ms: float               # one UI frame showing a 1024 x 1024 texture, median
+
+
+def _bench_network(resolution: int):
+    """A StyleGAN2 generator with random weights (the figures depend on its size, not on its weights)."""
+    import torch
+    import networks
+    from networks.config import StyleGAN2Config
+    torch.manual_seed(0)
+    G = networks.build_generator(StyleGAN2Config(z_dim=512, w_dim=512, img_resolution=resolution,
+                                                 channel_base=8192, channel_max=256, num_fp16_res=0))
+    return {"G_ema": G.eval()}
+
+
+def bench_gui(checkpoint: str | None = None, seconds: float = 5.0, resolution: int = 256,
+              fps_cap: int = 0, printer=print) -> GuiBenchResult:
+    """Runs the three measurements and prints them; checkpoint None = a random StyleGAN2 of `resolution` px."""
+    server = None
+    if not os.environ.get("DISPLAY"):
+        from explorer.gui.xvfb import start_xvfb
+        server = start_xvfb()
+        os.environ["DISPLAY"] = server.display
+    import tempfile
+    config = tempfile.mkdtemp(prefix="sg-explorer-bench-")
+    os.environ["SG_EXPLORER_CONFIG_DIR"] = config   # never touch the user's session
+    from explorer.gui.app import App, AppOptions
+    from explorer.gui.texture import RawTexture
+    import dearpygui.dearpygui as dpg
+
+    path = checkpoint or f"<random StyleGAN2 {resolution}px>"
+    loader = None if checkpoint else (lambda _p: _bench_network(resolution))
+    app = App(AppOptions(checkpoints=[path] if checkpoint else [], restore_last_session=False,
+                         save_session_on_close=False, fps_cap=fps_cap, loader=loader))
+    try:
+        app.start()
+        if not checkpoint:
+            net = app.panels["network"]
+            net.requested = path       # a made-up name: the bench loader ignores it
+            app.request_render()
+        _settle(app)
+        if app.last_result is None:
+            raise RuntimeError(app.panels["network"].error or "the network did not render")
+
+        # 1. UI frame rate while the worker renders continuously.
+        latent = app.panels["latent"]
+        latent.set(animate=True, speed=0.5)
+        done0, frames0, t0 = app.worker.renders_done, app.frames, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            app.step()
+        span = time.perf_counter() - t0
+        ui_fps = (app.frames - frames0) / span
+        renders = (app.worker.renders_done - done0) / span
+        latent.set(animate=False)
+        _settle(app)
+
+        # 2. Slider -> image on screen.
+        psi = app.panels["truncation"]
+        lat, lat_render, lat_frames = [], [], []
+        for k in range(7):
+            _settle(app)
+            value = 0.3 + 0.1 * k
+            t_change = time.perf_counter()
+            frames_start = app.frames
+            dpg.set_value(psi.psi_slider, value)
+            dpg.get_item_callback(psi.psi_slider)(psi.psi_slider, value, "psi")
+            while not (app.last_result is not None and app.last_result.state.trunc_psi == value):
+                app.step()
+            app.step()   # the frame that draws the new texture
+            lat.append((time.perf_counter() - t_change) * 1e3)
+            lat_render.append(app.last_result.render_ms)
+            lat_frames.append(app.frames - frames_start)
+
+        # 3. Texture upload for a 1024 x 1024 image, and a frame that shows one.
+        big = np.random.RandomState(0).randint(0, 256, (1024, 1024, 3), dtype=np.uint8)
+        tex = RawTexture(app.texture_registry, 1024, 1024)
+        uploads = []
+        for _ in range(30):
+            t = time.perf_counter()
+            tex.show(big)
+            uploads.append((time.perf_counter() - t) * 1e3)
+        app.view.show(big)
+        frame_ms = []
+        for _ in range(30):
+            t = time.perf_counter()
+            dpg.render_dearpygui_frame()
+            frame_ms.append((time.perf_counter() - t) * 1e3)
+        res = GuiBenchResult(network=path if checkpoint else f"random StyleGAN2 {resolution}px",
+                             ui_fps_while_rendering=ui_fps, renders_per_s=renders,
+                             latency_ms=statistics.median(lat), latency_render_ms=statistics.median(lat_render),
+                             latency_frames=statistics.median(lat_frames),
+                             upload_1024_ms=statistics.median(uploads), frame_1024_ms=statistics.median(frame_ms))
+    finally:
+        app.close()
+        if server is not None:
+            server.stop()
+    printer(f"gui bench ({res.network}, {os.cpu_count()} cores, display {os.environ.get('DISPLAY')})")
+    printer(f"  UI while rendering continuously : {res.ui_fps_while_rendering:.1f} fps "
+            f"(worker {res.renders_per_s:.1f} renders/s)")
+    printer(f"  slider -> new image on screen   : {res.latency_ms:.0f} ms median "
+            f"(render {res.latency_render_ms:.0f} ms + {res.latency_frames:.0f} UI frames)")
+    printer(f"  1024x1024 texture upload        : {res.upload_1024_ms:.2f} ms median; "
+            f"frame showing it {res.frame_1024_ms:.1f} ms")
+    return res
+
+
+def _settle(app, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app.step()
+        if (not app._dirty and app.worker.idle and app.last_handled is not None
+                and app.last_handled.state == app.last_state):
+            return
+    raise TimeoutError("the explorer did not settle")
