@@ -243,3 +243,12 @@ def test_recipe_errors(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(UserError, match="not valid JSON"):
         Recipe.load(bad)
+
+
+def test_bench_case_measures_both_rates():
+    from explorer.video.bench import bench_case
+    r = bench_case("toy", ToyGenerator(res=32), (2, 1), frames=6, batch=3)
+    assert r.frames == 2 * 3 and r.frame_size == (64, 32)
+    assert r.gen_fps > 0 and r.total_fps > 0
+    assert r.overhead_pct == pytest.approx((r.gen_fps / r.total_fps - 1) * 100)
+    assert "encoding overhead" in r.line()
