@@ -163,3 +163,8 @@ def test_infinite_sampler_shards_and_resumes():
     r1 = take(InfiniteSampler(10, rank=1, world=2, seed=3), 20)
     assert r0 == full[0::2] and r1 == full[1::2]
     assert take(InfiniteSampler(10, seed=3, start=7), 20) == full[7:27]
+    # Contiguous slices of each global batch: 2 ranks x 3 items == one process with batch 6.
+    q0 = take(InfiniteSampler(10, rank=0, world=2, seed=3, global_batch=6), 9)
+    q1 = take(InfiniteSampler(10, rank=1, world=2, seed=3, global_batch=6), 9)
+    assert q0 == full[0:3] + full[6:9] + full[12:15]
+    assert q1 == full[3:6] + full[9:12] + full[15:18]

@@ -224,6 +224,7 @@ class AugmentPipe(nn.Module):
             raise ValueError(f"unknown augment preset {name!r}; expected one of {sorted(PRESETS)}")
         return cls(**PRESETS[name])
 
+    @property
     def init_kwargs(self) -> dict:
         """The constructor kwargs (what a checkpoint stores to rebuild this module)."""
         names = ["xflip", "rotate90", "xint", "xint_max", "scale", "rotate", "aniso", "xfrac", "scale_std",

@@ -198,17 +198,21 @@ class ImageDataset(torch.utils.data.Dataset):
 
 
 class InfiniteSampler(torch.utils.data.Sampler):
-    """Endless, seeded, shard-aware index stream: rank r takes every world-th item of one shuffled order.
+    """Endless, seeded, shard-aware index stream over one shuffled order.
 
-    Reshuffling happens by swapping within a sliding window, so the stream never ends and never repeats
-    an epoch boundary pattern. `start` skips that many items of this rank's stream (exact resume).
+    The stream is cut into global batches of `global_batch` items; rank r takes the r-th contiguous
+    slice of each (global_batch // world items), so N processes see exactly the images one process
+    would see with the same global batch. Reshuffling swaps items within a sliding window, so the
+    stream never ends. `start` skips that many of this rank's items (exact resume).
     """
 
     def __init__(self, size: int, rank: int = 0, world: int = 1, shuffle: bool = True, seed: int = 0,
-                 window: float = 0.5, start: int = 0):
-        assert size > 0 and 0 <= rank < world
+                 window: float = 0.5, start: int = 0, global_batch: Optional[int] = None):
+        global_batch = world if global_batch is None else global_batch
+        assert size > 0 and 0 <= rank < world and global_batch % world == 0
         self.size, self.rank, self.world = size, rank, world
         self.shuffle, self.seed, self.window, self.start = shuffle, seed, window, start
+        self.global_batch, self.per_rank = global_batch, global_batch // world
 
     def __iter__(self) -> Iterator[int]:
         order = np.arange(self.size)
@@ -222,7 +226,7 @@ class InfiniteSampler(torch.utils.data.Sampler):
         emitted = 0
         while True:
             i = idx % order.size
-            if idx % self.world == self.rank:
+            if (idx % self.global_batch) // self.per_rank == self.rank:
                 if emitted >= self.start:
                     yield int(order[i])
                 emitted += 1
