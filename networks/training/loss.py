@@ -1,0 +1,150 @@
+"""StyleGAN losses (Karras et al. 2020 "Analyzing and Improving the Image Quality of StyleGAN";
+2021 "Alias-Free GAN"), written from the papers.
+
+- G: non-saturating logistic loss softplus(-D(G(z))); lazy path-length regularisation (StyleGAN2):
+  |J_w^T y| for y ~ N(0, I) / sqrt(H W), pulled toward its running mean.
+- D: softplus(D(G(z))) + softplus(-D(x)); lazy R1 = gamma / 2 * |grad_x D(x)|^2 on reals.
+- Style mixing: with probability p a sample switches to a second latent from a random w index on.
+- StyleGAN3-R: D's inputs are blurred by a Gaussian whose sigma fades linearly to zero.
+Phases: 'Gmain' | 'Greg' | 'Gboth' | 'Dmain' | 'Dreg' | 'Dboth'. `accumulate` calls backward with the
+given gain and returns the batch means of its terms (floats) for logging and finiteness checks.
+"""
+from __future__ import annotations
+
+import math
+import torch
+import torch.nn.functional as F
+
+from networks.training.options import LossOptions
+
+
+def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of [N, C, H, W] with std `sigma` pixels (reflect padded); sigma <= 0: identity."""
+    if sigma <= 0:
+        return img
+    radius = int(math.ceil(sigma * 3))
+    radius = min(radius, img.shape[-1] - 1, img.shape[-2] - 1)
+    t = torch.arange(-radius, radius + 1, device=img.device, dtype=img.dtype)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = img.shape[1]
+    x = F.pad(img, [radius, radius, radius, radius], mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1).contiguous(), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1).contiguous(), groups=c)
+
+
+class StyleGANLoss:
+    def __init__(self, G, D, augment_pipe=None, opts: LossOptions = LossOptions(), device="cpu"):
+        self.G, self.D, self.augment_pipe, self.opts = G, D, augment_pipe, opts
+        self.device = torch.device(device)
+        self.pl_mean = torch.zeros([], device=self.device)   # Running mean path length (part of resume state).
+
+    def update_pl_mean(self, mean_length: float) -> None:
+        """pl_mean <- lerp(pl_mean, mean_length, pl_decay); mean_length is the phase's global mean."""
+        with torch.no_grad():
+            self.pl_mean.copy_(self.pl_mean.lerp(torch.tensor(mean_length, device=self.pl_mean.device),
+                                                 self.opts.pl_decay))
+
+    # ------------------------------------------------------------------ forward passes
+    def blur_sigma(self, cur_nimg: int) -> float:
+        o = self.opts
+        if o.blur_init_sigma <= 0:
+            return 0.0
+        if o.blur_fade_kimg <= 0:
+            return o.blur_init_sigma
+        return max(1 - cur_nimg / (o.blur_fade_kimg * 1e3), 0.0) * o.blur_init_sigma
+
+    def run_G(self, z: torch.Tensor, c: torch.Tensor, update_emas: bool = False):
+        """z [N, z_dim], c [N, c_dim] -> (img [N, C, H, W], ws [N, num_ws, w_dim])."""
+        ws = self.G.mapping(z, c, update_emas=update_emas)
+        if self.opts.style_mixing_prob > 0:
+            num_ws = ws.shape[1]
+            cutoff = torch.randint(1, num_ws, [], device=ws.device)
+            use = torch.rand([], device=ws.device) < self.opts.style_mixing_prob
+            cutoff = torch.where(use, cutoff, torch.full_like(cutoff, num_ws))
+            mixed = self.G.mapping(torch.randn_like(z), c, update_emas=False)
+            tail = torch.arange(num_ws, device=ws.device)[None, :, None] >= cutoff
+            ws = torch.where(tail, mixed, ws)
+        img = self.G.synthesis(ws, noise_mode="random", update_emas=update_emas)
+        return img, ws
+
+    def run_D(self, img: torch.Tensor, c: torch.Tensor, blur_sigma: float = 0.0, update_emas: bool = False):
+        """img [N, C, H, W] -> logits [N, 1] after blur and augmentation."""
+        img = gaussian_blur(img, blur_sigma)
+        if self.augment_pipe is not None:
+            img = self.augment_pipe(img)
+        return self.D(img, c, update_emas=update_emas)
+
+    # ------------------------------------------------------------------ phases
+    def accumulate(self, phase: str, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor,
+                   gen_c: torch.Tensor, gain: float, cur_nimg: int) -> dict:
+        """Adds gain * d(loss)/d(params) of one phase on one chunk to .grad; returns {name: float}."""
+        o = self.opts
+        assert phase in ("Gmain", "Greg", "Gboth", "Dmain", "Dreg", "Dboth")
+        if o.pl_weight == 0:
+            phase = {"Greg": "none", "Gboth": "Gmain"}.get(phase, phase)
+        if o.r1_gamma == 0:
+            phase = {"Dreg": "none", "Dboth": "Dmain"}.get(phase, phase)
+        sigma = self.blur_sigma(cur_nimg)
+        stats: dict = {}
+
+        if phase in ("Gmain", "Gboth"):
+            img, _ = self.run_G(gen_z, gen_c)
+            logits = self.run_D(img, gen_c, sigma)
+            loss = F.softplus(-logits)
+            stats["Loss/scores/fake"] = float(logits.detach().mean())
+            stats["Loss/G/loss"] = float(loss.detach().mean())
+            (loss.mean() * gain).backward()
+
+        if phase in ("Greg", "Gboth"):
+            n = max(gen_z.shape[0] // o.pl_batch_shrink, 1)
+            img, ws = self.run_G(gen_z[:n], gen_c[:n])
+            noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
+            grads, = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
+            lengths = grads.square().sum(2).mean(1).sqrt()          # [n]
+            # The running mean moves once per phase, after all chunks and processes (update_pl_mean),
+            # so N processes compute exactly what one process computes for the same global batch.
+            stats["_pl_length"] = float(lengths.detach().mean())
+            penalty = (lengths - self.pl_mean).square()
+            stats["Loss/pl_penalty"] = float(penalty.detach().mean())
+            loss = penalty * o.pl_weight
+            stats["Loss/G/reg"] = float(loss.detach().mean())
+            # Adding 0 * img keeps every synthesis parameter in the graph (DDP-style reducers expect it).
+            ((loss.mean() + img[:, 0, 0, 0].mean() * 0) * gain).backward()
+
+        if phase in ("Dmain", "Dboth"):
+            with torch.no_grad():
+                img, _ = self.run_G(gen_z, gen_c, update_emas=True)
+            logits = self.run_D(img, gen_c, sigma, update_emas=True)
+            loss_fake = F.softplus(logits)
+            stats["Loss/scores/fake"] = float(logits.detach().mean())
+            (loss_fake.mean() * gain).backward()
+            stats["Loss/D/fake"] = float(loss_fake.detach().mean())
+
+        if phase in ("Dmain", "Dreg", "Dboth"):
+            real = real_img.detach().requires_grad_(phase in ("Dreg", "Dboth"))
+            logits = self.run_D(real, real_c, sigma)
+            total = torch.zeros([], device=real.device)
+            if phase in ("Dmain", "Dboth"):
+                loss_real = F.softplus(-logits)
+                stats["Loss/scores/real"] = float(logits.detach().mean())
+                stats["Loss/D/real"] = float(loss_real.detach().mean())
+                stats["Loss/D/loss"] = stats["Loss/D/fake"] + stats["Loss/D/real"]
+                stats["_real_sign_sum"] = float(torch.sign(logits.detach()).sum())
+                stats["_real_count"] = float(logits.numel())
+                total = total + loss_real.mean()
+            if phase in ("Dreg", "Dboth"):
+                grads, = torch.autograd.grad(logits.sum(), real, create_graph=True)
+                penalty = grads.square().sum(dim=[1, 2, 3])
+                stats["Loss/r1_penalty"] = float(penalty.detach().mean())
+                reg = penalty * (o.r1_gamma / 2)
+                stats["Loss/D/reg"] = float(reg.detach().mean())
+                total = total + reg.mean()
+            (total * gain).backward()
+        return stats
+
+
+def real_to_float(img_uint8: torch.Tensor, device) -> torch.Tensor:
+    """uint8 [N, C, H, W] in [0, 255] -> float32 in [-1, 1] on device."""
+    return img_uint8.to(device=device, dtype=torch.float32) / 127.5 - 1
+
