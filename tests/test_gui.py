@@ -69,8 +69,8 @@ def image_on_screen(app, shot: np.ndarray) -> np.ndarray:
     from explorer.gui.viewer import image_rect
     view = app.view
     ox, oy = dpg.get_item_rect_min(view.drawlist)
-    x0, y0, x1, y1 = image_rect(view.width, view.height, view.texture.width, view.texture.height, view.s)
-    h, w = view.texture.height, view.texture.width
+    w, h = view.image_size
+    x0, y0, x1, y1 = image_rect(view.width, view.height, w, h, view.s)
     sx, sy = (x1 - x0) / w, (y1 - y0) / h
     ys = (oy + y0 + (np.arange(h) + 0.5) * sy).astype(int)
     xs = (ox + x0 + (np.arange(w) + 0.5) * sx).astype(int)

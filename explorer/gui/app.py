@@ -280,8 +280,8 @@ class App:
         except ImportError:
             ops_name = "reference"
         net = f"{self.info.arch} {self.info.img_resolution}px" if self.info else "no network"
-        dpg.set_value(self.status_text, f"device {state.device} | torch {torch.__version__}, {torch.get_num_threads()} "
-                                        f"threads | ops: {ops_name} | precision: {precision} | {net}")
+        dpg.set_value(self.status_text, f"device {state.device} | torch {torch.__version__}, {default_threads()} render "
+                                        f"thread(s) | ops: {ops_name} | precision: {precision} | {net}")
 
     # ---- input -------------------------------------------------------------------------------------------
     def _typing(self) -> bool:

@@ -1,9 +1,7 @@
 """Images on screen through Dear PyGui raw textures.
 
 A raw texture keeps a reference to its numpy buffer and re-reads it every frame, so an image is shown by
-writing into that buffer in place: float32, RGB, contiguous ([H, W, 3] in [0, 1]). The buffer is written
-on the main thread only (a write from another thread can tear a frame); two buffers alternate so that a
-new image never overwrites the one being drawn, and the image widget is pointed at the fresh one.
+writing into that buffer in place: float32, RGB, contiguous ([H, W, 3] in [0, 1]); no set_value.
 """
 from __future__ import annotations
 
@@ -28,53 +26,60 @@ def to_float_rgb(image: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 class RawTexture:
-    """A double-buffered float RGB raw texture of a fixed size; `show(image)` swaps in a new image.
+    """A float RGB raw texture of a fixed size; `show(image)` writes a new image into it.
 
-    The texture is re-created (new tags) when an image of another size arrives; `tag` always names the
-    texture holding the most recent image, for `dpg.configure_item(image_widget, texture_tag=...)`.
+    Dear PyGui re-uploads a raw texture's buffer every frame, so every extra buffer costs upload time:
+    there is one buffer per texture, written only on the main thread between two frames (so a frame
+    never sees half an image). The render worker's result array is the other half of the double buffer:
+    the worker fills its own array, the main thread copies it over here. The texture is re-created (new
+    tag) when an image of another size arrives; `tag` names the current one, for
+    `dpg.configure_item(image_widget, texture_tag=...)`.
     """
 
     def __init__(self, registry: int | str, height: int = 1, width: int = 1):
         self._registry = registry
-        self._tags: list[int] = []
-        self._buffers: list[np.ndarray] = []
-        self._front = 0
+        self.tag = None
+        self.buffer = np.zeros((1, 1, 3), np.float32)
+        self._stale: list = []
         self.height = self.width = 0
         self._allocate(height, width)
 
     def _allocate(self, height: int, width: int) -> None:
-        old = self._tags
+        if self.tag is not None:
+            self._stale.append(self.tag)   # deleted once no widget points at it (release_stale)
         self.height, self.width = height, width
-        self._buffers = [np.zeros((height, width, 3), np.float32) for _ in range(2)]
-        self._tags = [dpg.add_raw_texture(width, height, buf, format=dpg.mvFormat_Float_rgb, parent=self._registry)
-                      for buf in self._buffers]
-        self._front = 0
-        self._stale = old  # deleted after the image widget points at the new tags (see release_stale)
-
-    @property
-    def tag(self) -> int:
-        return self._tags[self._front]
+        self.buffer = np.zeros((height, width, 3), np.float32)
+        self.tag = dpg.add_raw_texture(width, height, self.buffer, format=dpg.mvFormat_Float_rgb, parent=self._registry)
 
     @property
     def front(self) -> np.ndarray:
         """The buffer on screen: float32 [H, W, 3] in [0, 1]."""
-        return self._buffers[self._front]
+        return self.buffer
 
-    def show(self, image: np.ndarray) -> bool:
-        """Writes `image` ([H, W, C] uint8 or float in [0, 1]) into the back buffer and makes it the front.
+    def show(self, image: np.ndarray, repeat: int = 1) -> bool:
+        """Writes `image` ([H, W, C] uint8 or float in [0, 1]) into the texture.
 
-        Returns True when the texture was re-created (size change): the caller must re-point image widgets.
+        repeat k > 1 stores every pixel as a k x k block (texture [H*k, W*k, 3]) in the same single pass, for
+        exact magnified pixels despite bilinear sampling. Returns True when the texture was re-created
+        (size change): the caller must re-point image widgets.
         """
-        h, w = image.shape[:2]
+        h, w = image.shape[0] * repeat, image.shape[1] * repeat
         resized = (h, w) != (self.height, self.width)
         if resized:
             self._allocate(h, w)
-            to_float_rgb(image, self._buffers[0])
-            return True
-        back = 1 - self._front
-        to_float_rgb(image, self._buffers[back])
-        self._front = back
-        return False
+        buf = self.buffer
+        if repeat == 1:
+            to_float_rgb(image, buf)
+        else:
+            blocks = buf.reshape(image.shape[0], repeat, image.shape[1], repeat, 3)
+            if image.ndim == 2:
+                image = image[:, :, None]
+            src = image[:, None, :, None, :3] if image.shape[2] >= 3 else image[:, None, :, None, :1]
+            if image.dtype == np.uint8:
+                np.multiply(src, np.float32(1.0 / 255.0), out=blocks, casting="unsafe")
+            else:
+                np.clip(src, 0.0, 1.0, out=blocks, casting="unsafe")
+        return resized
 
     def release_stale(self) -> None:
         """Deletes textures left over from a size change, once no widget uses them."""

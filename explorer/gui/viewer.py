@@ -1,7 +1,9 @@
 """The image view: the generated image in a drawlist with zoom and pan.
 
-zoom 0 fits the image to the view; an integer zoom k draws each image pixel as k x k screen pixels
-(exact pixels, the texture is sampled at texel centres). Pan is in image pixels from the centre.
+zoom 0 fits the image to the view (whole multiples when it fits at least once); an integer zoom k draws
+each image pixel as exactly k x k screen pixels. Dear PyGui samples textures bilinearly, so magnified
+images are repeated k times in numpy and drawn 1:1 at whole-pixel positions; only the visible part goes
+into the texture, which Dear PyGui uploads every frame. Pan is in image pixels.
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from dataclasses import dataclass
 import dearpygui.dearpygui as dpg
 
 from explorer.gui.texture import RawTexture
+
+import numpy as np
 
 MAX_ZOOM = 16
 
@@ -21,12 +25,18 @@ class ViewSettings:
     pan_y: float = 0.0
 
 
+def view_scale(view_w: int, view_h: int, img_w: int, img_h: int, v: ViewSettings) -> float:
+    """Screen pixels per image pixel: the zoom, or for fit the largest whole number that fits (or a
+    fraction below 1 when the image is larger than the view)."""
+    if v.zoom:
+        return float(v.zoom)
+    fit = min(view_w / img_w, view_h / img_h)
+    return float(int(fit)) if fit >= 1 else fit
+
+
 def image_rect(view_w: int, view_h: int, img_w: int, img_h: int, v: ViewSettings) -> tuple:
     """Screen rectangle (x0, y0, x1, y1) of the image inside a view of view_w x view_h px."""
-    scale = min(view_w / img_w, view_h / img_h) if v.zoom == 0 else float(v.zoom)
-    if v.zoom == 0:
-        # Fit: whole pixels where the image fits at least once, so small networks stay sharp.
-        scale = max(int(scale), 1) if scale >= 1 else scale
+    scale = view_scale(view_w, view_h, img_w, img_h, v)
     w, h = img_w * scale, img_h * scale
     x0 = round((view_w - w) / 2 + v.pan_x * scale)
     y0 = round((view_h - h) / 2 + v.pan_y * scale)
@@ -38,7 +48,8 @@ class ImageView:
         self.s = ViewSettings()
         self.width, self.height = width, height
         self.texture = RawTexture(texture_registry, 1, 1)
-        self._drag_origin = None
+        self.source: np.ndarray = np.zeros((1, 1, 3), np.uint8)   # the image, uint8 [H, W, 3]
+        self.repeat = 1                                           # texture = source repeated this often
 
     def build(self, parent) -> None:
         self.drawlist = dpg.add_drawlist(self.width, self.height, parent=parent)
@@ -55,15 +66,39 @@ class ImageView:
 
     def show(self, image) -> None:
         """image: uint8 [H, W, 3]."""
-        self.texture.show(image)
-        dpg.configure_item(self.image_item, texture_tag=self.texture.tag)
+        self.source = image
+        self._upload()
+
+    def _upload(self) -> None:
+        """Puts the visible part of the image into the texture (repeated k x k at whole zooms), and places it."""
+        h, w = self.source.shape[:2]
+        scale = view_scale(self.width, self.height, w, h, self.s)
+        x0, y0, x1, y1 = image_rect(self.width, self.height, w, h, self.s)
+        k = self._wanted_repeat()
+        # Only the visible image pixels: the texture never exceeds the view, whatever the zoom.
+        ix0, iy0 = max(0, int((0 - x0) // scale)), max(0, int((0 - y0) // scale))
+        ix1, iy1 = min(w, int(-(-(self.width - x0) // scale))), min(h, int(-(-(self.height - y0) // scale)))
+        if ix1 <= ix0 or iy1 <= iy0:
+            ix0, iy0, ix1, iy1 = 0, 0, 1, 1            # panned out of view: draw one pixel off-screen
+        self.repeat, self.crop = k, (ix0, iy0, ix1, iy1)
+        self.texture.show(self.source[iy0:iy1, ix0:ix1], repeat=k)
+        dpg.configure_item(self.image_item, texture_tag=self.texture.tag,
+                           pmin=(x0 + ix0 * scale, y0 + iy0 * scale), pmax=(x0 + ix1 * scale, y0 + iy1 * scale))
+        dpg.configure_item(self.zoom_text, text="fit" if self.s.zoom == 0 else f"{self.s.zoom}x")
         self.texture.release_stale()
-        self.layout()
+
+    @property
+    def image_size(self) -> tuple:
+        """(width, height) of the image shown, image pixels."""
+        return self.source.shape[1], self.source.shape[0]
 
     def layout(self) -> None:
-        x0, y0, x1, y1 = image_rect(self.width, self.height, self.texture.width, self.texture.height, self.s)
-        dpg.configure_item(self.image_item, pmin=(x0, y0), pmax=(x1, y1))
-        dpg.configure_item(self.zoom_text, text="fit" if self.s.zoom == 0 else f"{self.s.zoom}x")
+        self._upload()
+
+    def _wanted_repeat(self) -> int:
+        w, h = self.image_size
+        scale = view_scale(self.width, self.height, w, h, self.s)
+        return int(scale) if scale >= 2 and scale == int(scale) else 1
 
     def set_zoom(self, zoom: int) -> None:
         self.s.zoom = max(0, min(MAX_ZOOM, int(zoom)))
@@ -74,7 +109,8 @@ class ImageView:
     def zoom_step(self, direction: int) -> None:
         """Mouse wheel: from fit to 1x, 2x, ... and back."""
         if self.s.zoom == 0:
-            fit = min(self.width / max(self.texture.width, 1), self.height / max(self.texture.height, 1))
+            w, h = self.image_size
+            fit = min(self.width / w, self.height / h)
             self.set_zoom(max(1, int(fit)) + (1 if direction > 0 else 0) if direction > 0 else 0)
         else:
             self.set_zoom(self.s.zoom + direction)

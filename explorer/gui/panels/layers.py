@@ -13,7 +13,7 @@ import dearpygui.dearpygui as dpg
 from explorer.gui.panels.base import Panel, replace
 from explorer.gui.texture import RawTexture
 
-VIEW_SIZE = 256   # on-screen size of the layer image and the spectrum, px
+VIEW_SIZE = 200   # on-screen size of the layer image and the spectrum, px
 
 
 @dataclass
@@ -46,20 +46,19 @@ class LayersPanel(Panel):
     def build(self, parent) -> None:
         with dpg.group(parent=parent):
             self.bind(dpg.add_checkbox, "open", label="show layer view (hooks the network)")
+            self.layer_list = dpg.add_listbox(["output"], num_items=8, width=-1, callback=self._on_layer)
+            self.channel_radio = dpg.add_radio_button(["1 channel", "3 channels"], horizontal=True,
+                                                      default_value="3 channels", callback=self._on_channels)
+            self.bind(dpg.add_input_int, "base_channel", label="base channel", min_value=0, min_clamped=True, width=120)
+            self.bind(dpg.add_slider_float, "amp_db", label="amplify dB", min_value=-40, max_value=40, width=200)
+            self.bind(dpg.add_checkbox, "normalize", label="normalise channels (by max |x|)")
+            self.bind(dpg.add_slider_float, "beta", label="Kaiser beta", min_value=0, max_value=20, width=200)
+            self.bind(dpg.add_slider_float, "db_range", label="spectrum dB range", min_value=10, max_value=120, width=200)
+            self.bind(dpg.add_checkbox, "spectrum_all", label="spectrum of all channels (else the shown ones)")
+            self.stats_text = dpg.add_text("")
+            self.image_texture = RawTexture(self.ctx.texture_registry, 1, 1)
+            self.spectrum_texture = RawTexture(self.ctx.texture_registry, 1, 1)
             with dpg.group(horizontal=True):
-                with dpg.group(width=260):
-                    self.layer_list = dpg.add_listbox(["output"], num_items=10, width=250, callback=self._on_layer)
-                    self.channel_radio = dpg.add_radio_button(["1 channel", "3 channels"], horizontal=True,
-                                                              default_value="3 channels", callback=self._on_channels)
-                    self.bind(dpg.add_input_int, "base_channel", label="base ch", min_value=0, min_clamped=True, width=110)
-                    self.bind(dpg.add_slider_float, "amp_db", label="amp dB", min_value=-40, max_value=40, width=140)
-                    self.bind(dpg.add_checkbox, "normalize", label="normalise channels (by max |x|)")
-                    self.bind(dpg.add_slider_float, "beta", label="Kaiser beta", min_value=0, max_value=20, width=140)
-                    self.bind(dpg.add_slider_float, "db_range", label="dB range", min_value=10, max_value=120, width=140)
-                    self.bind(dpg.add_checkbox, "spectrum_all", label="spectrum of all channels")
-                    self.stats_text = dpg.add_text("")
-                self.image_texture = RawTexture(self.ctx.texture_registry, 1, 1)
-                self.spectrum_texture = RawTexture(self.ctx.texture_registry, 1, 1)
                 self.image_widget = dpg.add_image(self.image_texture.tag, width=VIEW_SIZE, height=VIEW_SIZE)
                 self.spectrum_widget = dpg.add_image(self.spectrum_texture.tag, width=VIEW_SIZE, height=VIEW_SIZE)
 
@@ -116,10 +115,11 @@ class LayersPanel(Panel):
         if result.spectrum is not None:
             pictures.append((self.spectrum_widget, self.spectrum_texture, result.spectrum))
         for widget, tex, img in pictures:
-            tex.show(img)
             h, w = img.shape[:2]
-            scale = VIEW_SIZE / max(h, w)
-            dpg.configure_item(widget, texture_tag=tex.tag, width=int(w * scale), height=int(h * scale))
+            k = max(1, VIEW_SIZE // max(h, w))   # whole-pixel magnification (textures are sampled bilinearly)
+            tex.show(img, repeat=k)
+            scale = min(1.0, VIEW_SIZE / max(h * k, w * k))
+            dpg.configure_item(widget, texture_tag=tex.tag, width=int(w * k * scale), height=int(h * k * scale))
             tex.release_stale()
         st = result.stats
         shape = self.shapes.get(result.state.layer)
