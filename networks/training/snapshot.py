@@ -1,0 +1,113 @@
+"""Run folders, snapshots and image grids of a training run.
+
+A run lives in OUTDIR/NNNNN-<desc>/. Each snapshot `network-snapshot-<kimg:06d>.pkl` is written with
+`networks.save_network_pkl` (atomic: temp name in the folder, fsync, rename) and holds G, D, G_ema,
+augment_pipe, training_set_kwargs and 'resume': the exact state to continue the run (counters,
+optimiser states, RNG states of torch / numpy / python, ADA state, running path-length mean, options).
+"""
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+import random
+import re
+from typing import Iterable, Optional
+
+import numpy as np
+import torch
+
+RUN_DIR = re.compile(r"^(\d{5})-")
+SNAPSHOT = re.compile(r"^network-snapshot-(\d+)\.pkl$")
+RESUME_VERSION = 1
+
+
+def next_run_dir(outdir: str | os.PathLike, desc: str) -> pathlib.Path:
+    """OUTDIR/NNNNN-desc with NNNNN one past the highest existing id; created."""
+    outdir = pathlib.Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    ids = [int(m.group(1)) for p in outdir.iterdir() if p.is_dir() and (m := RUN_DIR.match(p.name))]
+    run = outdir / f"{max(ids, default=-1) + 1:05d}-{desc}"
+    run.mkdir()
+    return run
+
+
+def snapshot_name(cur_nimg: int) -> str:
+    return f"network-snapshot-{cur_nimg // 1000:06d}.pkl"
+
+
+def snapshots_newest_first(outdir: str | os.PathLike) -> list[pathlib.Path]:
+    """Every complete snapshot under OUTDIR's run folders (or in OUTDIR itself), newest first:
+    highest run id, then highest kimg, then newest mtime. Temp files of interrupted writes never match."""
+    outdir = pathlib.Path(outdir)
+    if not outdir.is_dir():
+        return []
+    found = []
+    folders = [(int(m.group(1)), p) for p in outdir.iterdir() if p.is_dir() and (m := RUN_DIR.match(p.name))]
+    folders.append((-1, outdir))
+    for run_id, folder in folders:
+        for p in folder.iterdir():
+            m = SNAPSHOT.match(p.name)
+            if m and p.is_file():
+                found.append(((run_id, int(m.group(1)), p.stat().st_mtime), p))
+    return [p for _, p in sorted(found, key=lambda t: t[0], reverse=True)]
+
+
+def save_snapshot(run_dir: pathlib.Path, cur_nimg: int, G, D, G_ema, augment_pipe,
+                  training_set_kwargs: dict, resume: dict) -> pathlib.Path:
+    from networks import save_network_pkl
+    data = {"G": G, "D": D, "G_ema": G_ema, "augment_pipe": augment_pipe,
+            "training_set_kwargs": dict(training_set_kwargs), "resume": resume}
+    return save_network_pkl(run_dir / snapshot_name(cur_nimg), data)
+
+
+# ------------------------------------------------------------------------------------ RNG state
+def capture_rng() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: Optional[dict]) -> None:
+    if not state:
+        return
+    torch.set_rng_state(torch.as_tensor(state["torch"], dtype=torch.uint8))
+    np_state = state["numpy"]
+    np.random.set_state((np_state[0], np.asarray(np_state[1], dtype=np.uint32), *np_state[2:]))
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([torch.as_tensor(s, dtype=torch.uint8) for s in state["cuda"]])
+
+
+# ------------------------------------------------------------------------------------ images
+def grid_shape(n: int, width_hint: int = 8) -> tuple[int, int]:
+    gw = min(n, width_hint)
+    return gw, (n + gw - 1) // gw
+
+
+def images_to_grid(images: torch.Tensor, gw: int) -> np.ndarray:
+    """float [N, C, H, W] in about [-1, 1] -> uint8 [gh * H, gw * W, C] (missing cells black)."""
+    x = (images.detach().float().cpu() * 127.5 + 128).clamp(0, 255).to(torch.uint8).numpy()
+    n, c, h, w = x.shape
+    gh = (n + gw - 1) // gw
+    canvas = np.zeros([gh * h, gw * w, c], dtype=np.uint8)
+    for i in range(n):
+        r, q = divmod(i, gw)
+        canvas[r * h:(r + 1) * h, q * w:(q + 1) * w] = x[i].transpose(1, 2, 0)
+    return canvas
+
+
+def save_png_atomic(path: pathlib.Path, array: np.ndarray) -> pathlib.Path:
+    """uint8 [H, W, C] (C = 1 or 3) -> PNG written atomically."""
+    from PIL import Image
+    from networks.checkpoint import atomic_write_bytes
+    buf = io.BytesIO()
+    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(buf, format="PNG")
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def fixed_latents(seeds: Iterable[int], z_dim: int) -> torch.Tensor:
+    """NVIDIA's seed convention: z = RandomState(seed).randn(z_dim). -> [N, z_dim] float32."""
+    return torch.from_numpy(np.stack([np.random.RandomState(s).randn(z_dim) for s in seeds]).astype(np.float32))

@@ -1,0 +1,184 @@
+"""`sg-explorer train` and the training loop: end to end, exact resume, divergence, CLI errors."""
+import io
+import json
+import math
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from explorer import cli
+from explorer.commands import train as train_cmd
+from networks.training.loop import Trainer, TrainingDiverged
+from networks.training.options import TrainOptions
+
+
+def make_zip(path, res=16, count=12, classes=0, seed=0):
+    """Smooth random colour blobs (so D has something to learn), optional class labels."""
+    rnd = np.random.RandomState(seed)
+    yy, xx = np.mgrid[0:res, 0:res] / res
+    labels = []
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(count):
+            cx, cy = rnd.rand(2)
+            blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) * 20)[..., None]
+            img = (blob * rnd.rand(3) * 255).astype(np.uint8)
+            buf = io.BytesIO()
+            Image.fromarray(img).save(buf, format="PNG")
+            name = f"00000/img{i:08d}.png"
+            zf.writestr(name, buf.getvalue())
+            labels.append([name, i % classes] if classes else None)
+        zf.writestr("dataset.json", json.dumps({"labels": labels if classes else None}))
+    return str(path)
+
+
+def tiny_options(data, outdir, cfg="stylegan2", **kw):
+    base = dict(cfg=cfg, data=str(data), outdir=str(outdir), batch=4, gamma=1.0, cbase=256, cmax=32,
+                z_dim=32, w_dim=32, map_depth=2, workers=0, device="cpu", kimg=0.008, tick=0.004, snap=1)
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+TINY_ARGS = ["--batch", "4", "--gamma", "1", "--cbase", "256", "--cmax", "32", "--z-dim", "32", "--w-dim", "32",
+             "--map-depth", "2", "--workers", "0", "--device", "cpu", "--kimg", "0.008", "--tick", "0.004"]
+
+
+@pytest.fixture(scope="module")
+def data16(tmp_path_factory):
+    return make_zip(tmp_path_factory.mktemp("data") / "d16.zip")
+
+
+def test_cli_end_to_end_writes_a_snapshot_the_loader_opens(data16, tmp_path, capsys):
+    from networks import load_network_pkl
+    rc = cli.main(["train", "--cfg", "stylegan2", "--data", data16, "--outdir", str(tmp_path), "--snap", "1",
+                   "--mirror", *TINY_ARGS])
+    out = capsys.readouterr().out
+    assert rc == 0
+    runs = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert len(runs) == 1 and runs[0].name == "00000-stylegan2-d16-gpus1-batch4-gamma1"
+    run = runs[0]
+    ticks = [ln for ln in out.splitlines() if ln.startswith("tick ")]
+    assert len(ticks) == 2 and "sec/kimg" in ticks[0] and "augment" in ticks[0] and "cpumem" in ticks[0]
+    records = [json.loads(ln) for ln in (run / "stats.jsonl").read_text().splitlines()]
+    assert [r["kimg"] for r in records] == [0.004, 0.008]
+    assert all(math.isfinite(r["Loss/G/loss"]) and math.isfinite(r["Loss/D/loss"]) for r in records)
+    data = load_network_pkl(run / "network-snapshot-000000.pkl")
+    assert {"G", "D", "G_ema", "augment_pipe", "training_set_kwargs", "resume"} <= set(data)
+    assert data["resume"]["counters"]["cur_nimg"] == 8 and data["training_set_kwargs"]["xflip"] is True
+    G = data["G_ema"]
+    assert G.img_resolution == 16 and G.z_dim == 32
+    img = G(torch.randn(2, 32), None, noise_mode="const")
+    assert img.shape == (2, 3, 16, 16) and torch.isfinite(img).all()
+    grid = np.asarray(Image.open(run / "fakes.png"))
+    assert grid.shape == (4 * 16, 8 * 16, 3)                       # 32 fixed seeds, 8 per row
+    assert np.asarray(Image.open(run / "fakes000000.png")).shape == grid.shape
+    assert (run / "reals.png").exists() and (run / "training_options.json").exists()
+
+
+def _run_steps(trainer, n):
+    it = trainer._data_iterator()
+    return [trainer.step(it) for _ in range(n)]
+
+
+def test_resume_continues_exactly(data16, tmp_path):
+    from networks import load_network_pkl
+    opts = tiny_options(data16, tmp_path, aug="ada", ada_interval=2, target=0.0)
+    a = Trainer(opts, run_dir=tmp_path / "a", log=lambda m: None)
+    (tmp_path / "a").mkdir()
+    it = a._data_iterator()
+    first = [a.step(it) for _ in range(3)]
+    path = a._write_snapshot()
+    rest_a = [a.step(it) for _ in range(3)]                        # steps 3, 4 (G path length), 5
+    assert a.augment_pipe.p.item() > 0                             # ADA moved p (target 0: D is "overfitting")
+
+    saved = load_network_pkl(path)
+    b = Trainer(opts, run_dir=None, resume_data=saved, log=lambda m: None)
+    assert b.counters.cur_nimg == 12 and b.counters.batch_idx == 3
+    assert b.augment_pipe.p.item() == pytest.approx(float(saved["augment_pipe"].p))
+    rest_b = _run_steps(b, 3)
+    assert rest_b[1].keys() >= {"Loss/pl_penalty", "Loss/G/loss", "Loss/D/loss"}
+    for sa, sb in zip(rest_a, rest_b):
+        assert sa.keys() == sb.keys()
+        for k in sa:
+            assert sb[k] == pytest.approx(sa[k], rel=1e-5, abs=1e-6), k
+    for pa, pb in zip(a.G_ema.state_dict().values(), b.G_ema.state_dict().values()):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+    assert a.augment_pipe.p.item() == pytest.approx(b.augment_pipe.p.item())
+    assert first[0]["Loss/D/reg"] > 0                              # step 0 ran the lazy R1 phase
+
+
+def test_resume_latest_and_option_precedence(data16, tmp_path, capsys):
+    assert cli.main(["train", "--cfg", "stylegan2", "--data", data16, "--outdir", str(tmp_path), "--snap", "1",
+                     *TINY_ARGS]) == 0
+    capsys.readouterr()
+    opts = tiny_options(data16, tmp_path, resume="latest", kimg=0.016, gamma=5.0)
+    warnings = []
+    resumed, path = train_cmd.resolve_resume(opts, warn=warnings.append)
+    assert path.endswith("00000-stylegan2-d16-gpus1-batch4-gamma1/network-snapshot-000000.pkl")
+    assert resumed.gamma == 1.0 and resumed.kimg == 0.016          # run settings kept, length extended
+    assert any("--gamma 5.0" in w for w in warnings)
+    rc = cli.main(["train", "--cfg", "stylegan2", "--data", data16, "--outdir", str(tmp_path), "--snap", "1",
+                   "--resume", "latest", *TINY_ARGS[:-2], "--kimg", "0.012", "--tick", "0.004"])
+    assert rc == 0
+    records = [json.loads(ln) for ln in (tmp_path / "00001-stylegan2-d16-gpus1-batch4-gamma1" / "stats.jsonl")
+               .read_text().splitlines()]
+    assert [r["kimg"] for r in records] == [0.012]                 # continued from kimg 0.008
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["train", "--cfg", "stylegan2", "--data", data16, "--outdir", str(empty), "--resume", "latest",
+                     *TINY_ARGS]) == 2
+    assert "no network-snapshot" in capsys.readouterr().err
+
+
+def test_resume_from_nvidia_pickle_starts_from_its_weights(tmp_path):
+    from networks import load_network_pkl
+    fixture = load_network_pkl("tests/data/nvidia-compat/sg2-32/network.pkl")
+    data = make_zip(tmp_path / "d32.zip", res=32, count=4)
+    opts = tiny_options(data, tmp_path, resume="tests/data/nvidia-compat/sg2-32/network.pkl", aug="noaug")
+    t = Trainer(opts, resume_data=fixture, log=lambda m: None)
+    assert t.counters.cur_nimg == 0 and t.G.z_dim == fixture["G"].z_dim
+    for name, want in fixture["G_ema"].state_dict().items():
+        torch.testing.assert_close(t.G_ema.state_dict()[name], want, rtol=0, atol=0)
+    for name, want in fixture["D"].state_dict().items():
+        torch.testing.assert_close(t.D.state_dict()[name], want, rtol=0, atol=0)
+    stats = _run_steps(t, 1)[0]
+    assert math.isfinite(stats["Loss/G/loss"])
+    bad = make_zip(tmp_path / "d16.zip", res=16, count=4)
+    with pytest.raises(Exception, match="32px"):
+        Trainer(tiny_options(bad, tmp_path), resume_data=fixture, log=lambda m: None)
+
+
+def test_non_finite_loss_stops_with_the_step_and_keeps_the_snapshot(data16, tmp_path):
+    from networks import load_network_pkl
+    (tmp_path / "run").mkdir()
+    t = Trainer(tiny_options(data16, tmp_path, aug="noaug"), run_dir=tmp_path / "run", log=lambda m: None)
+    it = t._data_iterator()
+    t.step(it)
+    t.last_snapshot = t._write_snapshot()
+    before = t.last_snapshot.read_bytes()
+    with torch.no_grad():
+        next(t.D.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDiverged) as e:
+        t.step(it)
+    msg = str(e.value)
+    assert "non-finite" in msg and "at step 1" in msg and "network-snapshot-000000.pkl" in msg and "\n" not in msg
+    assert t.last_snapshot.read_bytes() == before
+    assert load_network_pkl(t.last_snapshot)["resume"]["counters"]["batch_idx"] == 1
+
+
+def test_cli_rejects_bad_input(data16, tmp_path, capsys):
+    base = ["train", "--cfg", "stylegan2", "--outdir", str(tmp_path)]
+    cases = [
+        (["--data", str(tmp_path / "missing.zip"), *TINY_ARGS], "--data"),
+        (["--data", data16, "--cond", *TINY_ARGS], "labels"),
+        (["--data", data16, "--nproc", "3", *TINY_ARGS], "multiple of --nproc"),
+        (["--data", data16, "--metrics", "eqt", *TINY_ARGS], "StyleGAN3"),
+        (["--data", data16, "--resume", str(tmp_path / "nope.pkl"), *TINY_ARGS], "no such file"),
+    ]
+    for extra, needle in cases:
+        assert cli.main(base + extra) == 2, extra
+        err = capsys.readouterr().err
+        assert needle in err and len(err.strip().splitlines()) == 1, err
+    assert not any(p.is_dir() for p in tmp_path.iterdir())        # nothing started, no run folder
