@@ -16,8 +16,16 @@ def fire(tag, value, user_data=None) -> None:
     import dearpygui.dearpygui as dpg
     dpg.set_value(tag, value)
     callback = dpg.get_item_callback(tag)
-    if callback is not None:
-        callback(tag, value, user_data if user_data is not None else dpg.get_item_user_data(tag))
+    if callback is None:
+        return
+    args = (tag, value, user_data if user_data is not None else dpg.get_item_user_data(tag))
+    # Like Dear PyGui, pass only as many of (sender, app_data, user_data) as the callback takes.
+    import inspect
+    params = inspect.signature(callback).parameters.values()
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        callback(*args)
+    else:
+        callback(*args[:len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])])
 
 
 def wait_idle(app, timeout_s: float = 60.0, min_frames: int = 3) -> None:
@@ -40,7 +48,7 @@ def screenshot(app, path: str):
     import dearpygui.dearpygui as dpg
     import numpy as np
     from PIL import Image
-    for _ in range(2):
+    for _ in range(4):   # a new texture is filled again two frames after it was created (texture.py)
         app.step()
     if os.path.exists(path):
         os.unlink(path)

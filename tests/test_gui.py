@@ -53,6 +53,7 @@ def make_app(xvfb_display, tmp_path, monkeypatch):
     def make(*checkpoints, **kw):
         kw.setdefault("restore_last_session", False)
         kw.setdefault("fps_cap", 0)
+        kw.setdefault("keep_context", True)      # one window per process (see explorer/gui/app.py)
         app = App(AppOptions(checkpoints=list(checkpoints), **kw))
         app.start()
         apps.append(app)

@@ -37,6 +37,12 @@ from explorer.gui.viewer import ImageView
 
 LEFT_WIDTH = 440
 
+# One Dear PyGui context and viewport per process when apps ask to keep it (tests, bench): destroying a
+# GLFW window and creating another in the same process let stale focus / cursor-enter events reach
+# ImGui's handlers and segfault now and then (measured under Xvfb). Later apps reuse the viewport.
+_shared_context = {"alive": False}
+_retired_buffers: list = []
+
 
 @dataclass
 class AppOptions:
@@ -50,6 +56,7 @@ class AppOptions:
     save_session_on_close: bool = True
     loader: Optional[Callable] = None                 # checkpoint loader for the network cache (tests)
     default_checkpoint: Optional[str] = None          # opened when nothing else names one
+    keep_context: bool = False                        # close() keeps the Dear PyGui context for the next App
 
 
 def describe(G, path: str, available) -> NetworkInfo:
@@ -87,9 +94,12 @@ class App:
         self.cache = NetworkCache(self.opts.loader) if self.opts.loader else NetworkCache()
         self._described: dict = {}      # (path, which) -> NetworkInfo, written by the worker thread
         self.worker = RenderWorker(self.cache, loader=self._load_network, torch_threads=default_threads())
-        dpg.create_context()
+        reuse = _shared_context["alive"]
+        if not reuse:
+            dpg.create_context()
+            dpg.configure_app(manual_callback_management=True)
+        self._roots_before = set(dpg.get_all_items())
         self._started = True
-        dpg.configure_app(manual_callback_management=True)
         theme.load_font()
         theme.apply_theme()
         self.texture_registry = dpg.add_texture_registry()
@@ -115,9 +125,11 @@ class App:
         self.view = ImageView(self.texture_registry)
         self._build_window()
         self.video.build()
-        dpg.create_viewport(title="sg-explorer", width=self.opts.width, height=self.opts.height)
-        dpg.setup_dearpygui()
-        dpg.show_viewport()
+        if not reuse:
+            dpg.create_viewport(title="sg-explorer", width=self.opts.width, height=self.opts.height)
+            dpg.setup_dearpygui()
+            dpg.show_viewport()
+            _shared_context["alive"] = self.opts.keep_context
         dpg.set_primary_window(self.main_window, True)
         self._restore_start_state()
         self._t_last = time.perf_counter()
@@ -226,6 +238,8 @@ class App:
             self._on_result(result)
         self._update_perf(t_frame)
         dpg.render_dearpygui_frame()
+        for texture in self._textures():
+            texture.after_frame()
         self.frames += 1
         cap = self.panels["performance"].s.fps_cap
         if cap > 0:
@@ -372,4 +386,17 @@ class App:
         self.video.stop()
         if self.worker is not None:
             self.worker.close()
-        dpg.destroy_context()
+        if self.opts.keep_context:
+            # Delete only what this app created; raw-texture memory must outlive the textures (see texture.py).
+            _retired_buffers[:] = [t.buffer for t in self._textures()]
+            for item in dpg.get_all_items():
+                if item not in self._roots_before and dpg.does_item_exist(item) and not dpg.get_item_parent(item):
+                    dpg.delete_item(item)
+            dpg.render_dearpygui_frame()
+        else:
+            _shared_context["alive"] = False
+            dpg.destroy_context()
+
+    def _textures(self) -> list:
+        out = [self.view.texture, self.panels["layers"].image_texture, self.panels["layers"].spectrum_texture]
+        return out + list(self.panels["sticking"].textures)

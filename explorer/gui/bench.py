@@ -57,7 +57,7 @@ def bench_gui(checkpoint: str | None = None, seconds: float = 5.0, resolution: i
     path = checkpoint or f"<random StyleGAN2 {resolution}px>"
     loader = None if checkpoint else (lambda _p: _bench_network(resolution))
     app = App(AppOptions(checkpoints=[path] if checkpoint else [], restore_last_session=False,
-                         save_session_on_close=False, fps_cap=fps_cap, loader=loader))
+                         save_session_on_close=False, fps_cap=fps_cap, loader=loader, keep_context=True))
     try:
         app.start()
         if not checkpoint:

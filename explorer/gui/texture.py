@@ -40,13 +40,17 @@ class RawTexture:
         self._registry = registry
         self.tag = None
         self.buffer = np.zeros((1, 1, 3), np.float32)
-        self._stale: list = []
+        self._stale: list = []      # (tag, buffer) of textures replaced by a size change
+        self._graveyard: list = []  # (frame, buffer) of deleted textures, kept two more frames
         self.height = self.width = 0
+        self._replay = None         # (image, repeat) to write again after a new texture's first frames
         self._allocate(height, width)
 
     def _allocate(self, height: int, width: int) -> None:
         if self.tag is not None:
-            self._stale.append(self.tag)   # deleted once no widget points at it (release_stale)
+            # Dear PyGui reads a raw texture's memory without owning it: the old buffer must outlive the
+            # old texture (freeing it first crashed the renderer), see release_stale.
+            self._stale.append((self.tag, self.buffer))
         self.height, self.width = height, width
         self.buffer = np.zeros((height, width, 3), np.float32)
         self.tag = dpg.add_raw_texture(width, height, self.buffer, format=dpg.mvFormat_Float_rgb, parent=self._registry)
@@ -67,6 +71,22 @@ class RawTexture:
         resized = (h, w) != (self.height, self.width)
         if resized:
             self._allocate(h, w)
+            # Measured: pixels written into a new raw texture before its first frame may never be shown
+            # (black until the next write), so the image is written again after two frames (after_frame).
+            self._replay = (image, repeat, dpg.get_frame_count())
+        elif self._replay is not None:
+            self._replay = (image, repeat, self._replay[2])   # replay the newest image, not an older one
+        self._write(image, repeat)
+        return resized
+
+    def after_frame(self) -> None:
+        """Call after each rendered frame: repeats the write into a texture created two frames ago."""
+        if self._replay is not None and dpg.get_frame_count() >= self._replay[2] + 2:
+            image, repeat, _ = self._replay
+            self._replay = None
+            self._write(image, repeat)
+
+    def _write(self, image: np.ndarray, repeat: int) -> None:
         buf = self.buffer
         if repeat == 1:
             to_float_rgb(image, buf)
@@ -79,11 +99,13 @@ class RawTexture:
                 np.multiply(src, np.float32(1.0 / 255.0), out=blocks, casting="unsafe")
             else:
                 np.clip(src, 0.0, 1.0, out=blocks, casting="unsafe")
-        return resized
 
     def release_stale(self) -> None:
-        """Deletes textures left over from a size change, once no widget uses them."""
-        for tag in self._stale:
+        """Deletes textures left over from a size change, once no widget uses them; their buffers are
+        freed two frames later, after the deletion has surely reached the renderer."""
+        frame = dpg.get_frame_count()
+        self._graveyard = [(f, b) for f, b in self._graveyard if f + 2 > frame] + [(frame, b) for _t, b in self._stale]
+        for tag, _buf in self._stale:
             if dpg.does_item_exist(tag):
                 dpg.delete_item(tag)
         self._stale = []

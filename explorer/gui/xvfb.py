@@ -23,8 +23,15 @@ class XServer:
                 self.process.wait()
 
 
-def start_xvfb(width: int = 1600, height: int = 1000, timeout_s: float = 10.0) -> XServer:
-    """Starts Xvfb on a display it picks itself; returns once the display number is known (server ready)."""
+def start_xvfb(width: int = 3200, height: int = 2000, timeout_s: float = 10.0) -> XServer:
+    """Starts Xvfb on a display it picks itself; returns once the display number is known (server ready).
+
+    The screen is large on purpose: the X pointer sits at its centre (it cannot be moved on Xvfb here),
+    outside a window opened at (0, 0) of up to width/2 x height/2. Measured: with the pointer inside the
+    area where a Dear PyGui window is destroyed and the next one created (a new context in the same
+    process, as tests and the bench do), GLFW's cursor-enter event reaches ImGui's handler and the
+    process segfaults now and then.
+    """
     exe = shutil.which("Xvfb")
     if exe is None:
         raise RuntimeError("Xvfb is not installed (apt-get install xvfb)")
