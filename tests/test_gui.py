@@ -384,3 +384,13 @@ def test_full_window_screenshot_artifact(make_app):
     import dearpygui.dearpygui as dpg
     assert shot.shape[0] >= 600 and shot.shape[1] >= 1000
     assert len(np.unique(shot.reshape(-1, 3), axis=0)) > 50     # a drawn window, not a blank frame
+
+
+def test_bench_gui_measures_a_real_window(xvfb_display):
+    from explorer.gui.bench import bench_gui
+    lines = []
+    res = bench_gui(seconds=1.0, resolution=32, printer=lines.append)
+    assert res.ui_fps_while_rendering > 1 and res.renders_per_s > 0
+    assert res.latency_frames >= 1 and res.latency_ms >= res.latency_render_ms > 0
+    assert 0 < res.upload_1024_ms < 1000
+    assert len(lines) == 4 and "fps" in lines[1]

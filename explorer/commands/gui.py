@@ -33,6 +33,11 @@ def run(args: argparse.Namespace) -> int:
 
     app = App(AppOptions(checkpoints=list(args.checkpoints), session=args.session, device=args.device,
                          fps_cap=args.fps_cap, default_checkpoint=str(DEFAULT_CHECKPOINT)))
+    import signal
+
+    def _on_term(_signum, _frame):
+        raise KeyboardInterrupt   # App.run's cleanup saves the session, as closing the window does
+    signal.signal(signal.SIGTERM, _on_term)
     try:
         app.start()
     except BaseException:

@@ -48,8 +48,8 @@ def bench_gui(checkpoint: str | None = None, seconds: float = 5.0, resolution: i
         server = start_xvfb()
         os.environ["DISPLAY"] = server.display
     import tempfile
-    config = tempfile.mkdtemp(prefix="sg-explorer-bench-")
-    os.environ["SG_EXPLORER_CONFIG_DIR"] = config   # never touch the user's session
+    saved_config = os.environ.get("SG_EXPLORER_CONFIG_DIR")
+    os.environ["SG_EXPLORER_CONFIG_DIR"] = tempfile.mkdtemp(prefix="sg-explorer-bench-")   # not the user's session
     from explorer.gui.app import App, AppOptions
     from explorer.gui.texture import RawTexture
     import dearpygui.dearpygui as dpg
@@ -90,9 +90,9 @@ def bench_gui(checkpoint: str | None = None, seconds: float = 5.0, resolution: i
             frames_start = app.frames
             dpg.set_value(psi.psi_slider, value)
             dpg.get_item_callback(psi.psi_slider)(psi.psi_slider, value, "psi")
+            # The step that takes the result from the worker also draws it (poll, texture write, render).
             while not (app.last_result is not None and app.last_result.state.trunc_psi == value):
                 app.step()
-            app.step()   # the frame that draws the new texture
             lat.append((time.perf_counter() - t_change) * 1e3)
             lat_render.append(app.last_result.render_ms)
             lat_frames.append(app.frames - frames_start)
@@ -118,8 +118,13 @@ def bench_gui(checkpoint: str | None = None, seconds: float = 5.0, resolution: i
                              upload_1024_ms=statistics.median(uploads), frame_1024_ms=statistics.median(frame_ms))
     finally:
         app.close()
+        if saved_config is None:
+            os.environ.pop("SG_EXPLORER_CONFIG_DIR", None)
+        else:
+            os.environ["SG_EXPLORER_CONFIG_DIR"] = saved_config
         if server is not None:
             server.stop()
+            os.environ.pop("DISPLAY", None)
     printer(f"gui bench ({res.network}, {os.cpu_count()} cores, display {os.environ.get('DISPLAY')})")
     printer(f"  UI while rendering continuously : {res.ui_fps_while_rendering:.1f} fps "
             f"(worker {res.renders_per_s:.1f} renders/s)")
