@@ -377,11 +377,18 @@ def test_sticking_average_side_by_side(make_app):
 def test_full_window_screenshot_artifact(make_app):
     app = make_app(SG3T)
     wait_idle(app)
+    import dearpygui.dearpygui as dpg
+    for key in ("truncation", "mixing"):
+        dpg.set_value(app.panels[key].header, False)
+    for key in ("transform", "layers"):
+        dpg.set_value(app.panels[key].header, True)
     app.panels["layers"].set(open=True)
+    wait_idle(app)
+    layers = app.panels["layers"]
+    fire(layers.layer_list, next(lab for lab, n in layers.labels.items() if n != "output"))
     wait_idle(app)
     ARTIFACTS.mkdir(exist_ok=True)
     shot = screenshot(app, str(ARTIFACTS / "gui-window.png"))
-    import dearpygui.dearpygui as dpg
     assert shot.shape[0] >= 600 and shot.shape[1] >= 1000
     assert len(np.unique(shot.reshape(-1, 3), axis=0)) > 50     # a drawn window, not a blank frame
 
