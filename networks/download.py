@@ -1,0 +1,78 @@
+"""http(s) URL -> a file in the local download cache (fetched once, then reused).
+
+The cache folder is `$SG_EXPLORER_CACHE` or `~/.cache/sg-explorer/downloads`; each URL gets
+`<sha1 of the URL>_<file name>`, so two URLs with the same file name never collide. A download
+goes to a temporary name and is renamed only once complete: an interrupted one leaves nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import re
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from networks.errors import CheckpointError
+
+_CHUNK = 1 << 20
+
+
+def cache_dir() -> pathlib.Path:
+    env = os.environ.get("SG_EXPLORER_CACHE")
+    return pathlib.Path(env).expanduser() if env else pathlib.Path.home() / ".cache" / "sg-explorer" / "downloads"
+
+
+def cached_path(url: str) -> pathlib.Path:
+    """Where `url` is (or will be) cached."""
+    name = os.path.basename(urllib.parse.urlparse(url).path) or "download"
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100]
+    return cache_dir() / f"{hashlib.sha1(url.encode()).hexdigest()[:16]}_{name}"
+
+
+def _progress(total: int | None, name: str):
+    from tqdm import tqdm
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=name, file=sys.stderr,
+                disable=None, leave=False)
+
+
+def open_url(url: str, timeout: float = 60.0) -> pathlib.Path:
+    """Downloads `url` into the cache unless it is there already; returns the cached file's path.
+
+    Raises CheckpointError in one line for an HTTP error, an unreachable host or a short read.
+    """
+    dest = cached_path(url)
+    if dest.is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as resp:
+                    length = resp.headers.get("Content-Length")
+                    total = int(length) if length and length.isdigit() else None
+                    got = 0
+                    with _progress(total, dest.name.split("_", 1)[-1]) as bar:
+                        while chunk := resp.read(_CHUNK):
+                            out.write(chunk)
+                            got += len(chunk)
+                            bar.update(len(chunk))
+            except urllib.error.HTTPError as e:
+                raise CheckpointError(f"{url}: HTTP {e.code} {e.reason}") from None
+            except (urllib.error.URLError, OSError) as e:
+                reason = getattr(e, "reason", None) or e
+                raise CheckpointError(f"{url}: download failed ({reason})") from None
+            if total is not None and got != total:
+                raise CheckpointError(f"{url}: download cut short ({got} of {total} bytes)")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return dest
