@@ -27,9 +27,16 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse prints the whole usage block before an error; users get one line and a pointer to --help."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(name: str) -> argparse.ArgumentParser:
     module_name, help_text = COMMANDS[name]
-    parser = argparse.ArgumentParser(prog=f"sg-explorer {name}" if name != "gui" else "sg-explorer",
+    parser = _OneLineParser(prog=f"sg-explorer {name}" if name != "gui" else "sg-explorer",
                                      description=help_text)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     importlib.import_module(module_name).add_arguments(parser)
