@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from .impl import resolve_impl
-from .upfirdn2d import (_as_separable, _check_input, _get_filter_size, _parse_padding,
-                        _pass2d_conv, _pass_conv, _pass_matmul, _trivial_or, upfirdn2d)
+from .upfirdn2d import (_as_separable, _check_input, _get_filter_size, _parse_padding, _pass2d_conv, _pass_conv,
+                        _pass_matmul, _trivial_or, adjoint_padding, upfirdn2d)
 
 __all__ = ['filtered_lrelu']
 
@@ -72,7 +72,9 @@ def _filtered_lrelu_ref(x, fu, fd, b, up, down, padding, gain, slope, clamp, fli
 
 
 def _filtered_lrelu_fast(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter, method=None,
-                         chunk=None):
+                         chunk=None, keep_codes=False):
+    """The fast forward pass. With keep_codes it also returns, per upsampled sample, what the nonlinearity did
+    (uint8: 1 = positive side, 2 = negative side, 0 = clamped) for `_FilteredLReLU.backward`."""
     N, C, H, W = x.shape
     x0, x1, y0, y1 = padding
     fold = gain > 0  # leaky_relu(g*v) = g*leaky_relu(v) for g > 0
@@ -90,7 +92,7 @@ def _filtered_lrelu_fast(x, fu, fd, b, up, down, padding, gain, slope, clamp, fl
         chunk = C if x.device.type != 'cpu' else max(1, _CHUNK_ELEMS // max(1, N * max(wu * hu, H * W)))
     bias = None if b is None else b.to(x.dtype)
 
-    outs = []
+    outs, codes = [], []
     for c0 in range(0, C, chunk):
         c1 = min(C, c0 + chunk)
         xc = x[:, c0:c1]
@@ -104,14 +106,66 @@ def _filtered_lrelu_fast(x, fu, fd, b, up, down, padding, gain, slope, clamp, fl
             if clamp is not None:
                 u = u.clamp(-clamp, clamp)
         else:
+            negative = u <= 0 if keep_codes else None
             if slope != 1:
                 F.leaky_relu_(u, slope)
             if not fold and gain != 1:
                 u.mul_(gain)
+            if keep_codes:
+                code = negative.to(torch.uint8).add_(1)
+                if clamp is not None:
+                    code.masked_fill_(u.abs() > clamp, 0)
+                codes.append(code)
             if clamp is not None:
                 u.clamp_(-clamp, clamp)
         outs.append(_resample(u, down_parts, 1, down, 0, 0, 0, 0, flip_filter, method))
-    return outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+    y = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+    if keep_codes:
+        return y, codes[0] if len(codes) == 1 else torch.cat(codes, dim=1)
+    return y
+
+
+class _FilteredLReLU(torch.autograd.Function):
+    """The fast path under autograd. Saves one byte per upsampled sample (which side of the leaky ReLU it fell
+    on, or clamped) instead of the float intermediates; the backward pass is the two resamplings transposed
+    (`upfirdn2d` with `adjoint_padding`) around that mask, and is itself differentiable."""
+
+    @staticmethod
+    def forward(ctx, x, b, fu, fd, up, down, padding, gain, slope, clamp, flip_filter):
+        y, codes = _filtered_lrelu_fast(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter,
+                                        keep_codes=True)
+        ctx.save_for_backward(fu, fd, codes)
+        ctx.params = (up, down, padding, gain, slope, flip_filter, x.shape[2], x.shape[3], b is not None)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        fu, fd, codes = ctx.saved_tensors
+        up, down, (x0, _, y0, _), gain, slope, flip_filter, H, W, has_bias = ctx.params
+        N, C, hu, wu = codes.shape
+        fdw, fdh = _get_filter_size(fd)
+        fuw, fuh = _get_filter_size(fu)
+        # Transposed down-sampling (the act gain folded in), mask, transposed up-sampling: chunk by chunk of
+        # channels as in the forward pass, so that the upsampled intermediates stay in cache.
+        qd = adjoint_padding(wu, gy.shape[3], 1, down, 0, fdw) + adjoint_padding(hu, gy.shape[2], 1, down, 0, fdh)
+        qu = adjoint_padding(W, wu, up, 1, x0, fuw) + adjoint_padding(H, hu, up, 1, y0, fuh)
+        down_t = _filter_parts(fd, gain, gy)
+        up_t = _filter_parts(fu, up ** 2, gy)
+        method = 'matmul' if gy.device.type == 'cpu' else 'conv'
+        chunk = C if gy.device.type != 'cpu' else max(1, _CHUNK_ELEMS // max(1, N * hu * wu))
+        if torch.is_grad_enabled():
+            chunk = C  # double backward: keep the graph short
+        gxs = []
+        for c0 in range(0, C, chunk):
+            c1 = min(C, c0 + chunk)
+            gu = _resample(gy[:, c0:c1], down_t, down, 1, *qd, not flip_filter, method)
+            code = codes[:, c0:c1]
+            gu = torch.where(code == 1, gu, gu * slope)
+            gu = gu.masked_fill(code == 0, 0)
+            gxs.append(_resample(gu, up_t, 1, up, *qu, not flip_filter, method))
+        gx = gxs[0] if len(gxs) == 1 else torch.cat(gxs, dim=1)
+        gb = gx.sum(dim=[0, 2, 3]) if has_bias and ctx.needs_input_grad[1] else None
+        return (gx, gb) + (None,) * 9
 
 
 def filtered_lrelu(x, fu=None, fd=None, b=None, up=1, down=1, padding=0, gain=math.sqrt(2), slope=0.2, clamp=None,
@@ -162,4 +216,7 @@ def filtered_lrelu(x, fu=None, fd=None, b=None, up=1, down=1, padding=0, gain=ma
         raise ValueError('filtered_lrelu: padding/cropping leaves no output samples')
     if impl == 'ref':
         return _filtered_lrelu_ref(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter)
+    wants_grad = torch.is_grad_enabled() and (x.requires_grad or (b is not None and b.requires_grad))
+    if wants_grad and gain > 0 and not any(f is not None and f.requires_grad for f in (fu, fd)):
+        return _FilteredLReLU.apply(x, b, fu, fd, up, down, padding, gain, slope, clamp, flip_filter)
     return _filtered_lrelu_fast(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter)

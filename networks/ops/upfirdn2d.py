@@ -84,6 +84,18 @@ def _out_len(n: int, up: int, down: int, p0: int, p1: int, taps: int) -> int:
     return (n * up + p0 + p1 - taps + down) // down
 
 
+def adjoint_padding(n_in: int, n_out: int, up: int, down: int, p0: int, taps: int) -> tuple[int, int]:
+    """Padding (q0, q1) of the transposed pass along one axis.
+
+    A pass maps n_in samples to n_out with (up, down, p0, taps); running upfirdn with up and down swapped,
+    the filter flipped and this padding maps n_out samples back to n_in and is the exact adjoint (the
+    gradient). q0 aligns the first tap; q1 makes the length come out at n_in.
+    """
+    q0 = taps - 1 - p0
+    q1 = (n_in - 1) * up + taps - n_out * down - q0
+    return q0, q1
+
+
 # ----------------------------------------------------------------------------------------------------------------
 
 
@@ -313,6 +325,31 @@ def _trivial_or(one_pass, x, f, dim, up, down, p0, p1, flip_filter):
     return one_pass(x, f, dim, up, down, p0, p1, flip_filter)
 
 
+class _UpFirDn2d(torch.autograd.Function):
+    """The fast path under autograd: the backward pass is upfirdn2d itself, transposed (see adjoint_padding).
+
+    Recording the fast path's many narrow/cat steps would cost more in the backward pass than the work itself.
+    The backward calls upfirdn2d again, so it is differentiable in turn (double backward for R1 or path length).
+    """
+
+    @staticmethod
+    def forward(ctx, x, f, upx, upy, downx, downy, x0, x1, y0, y1, flip_filter, gain):
+        ctx.save_for_backward(f)
+        ctx.params = (upx, upy, downx, downy, x0, y0, flip_filter, gain, x.shape[2], x.shape[3])
+        return _upfirdn2d_fast(x, f, upx, upy, downx, downy, x0, x1, y0, y1, flip_filter, gain)
+
+    @staticmethod
+    def backward(ctx, gy):
+        f, = ctx.saved_tensors
+        upx, upy, downx, downy, x0, y0, flip_filter, gain, H, W = ctx.params
+        fw, fh = _get_filter_size(f)
+        qx0, qx1 = adjoint_padding(W, gy.shape[3], upx, downx, x0, fw)
+        qy0, qy1 = adjoint_padding(H, gy.shape[2], upy, downy, y0, fh)
+        gx = upfirdn2d(gy, f, up=[downx, downy], down=[upx, upy], padding=[qx0, qx1, qy0, qy1],
+                       flip_filter=not flip_filter, gain=gain, impl='fast')
+        return (gx,) + (None,) * 11
+
+
 def _upfirdn2d_fast(x, f, upx, upy, downx, downy, x0, x1, y0, y1, flip_filter, gain, method=None):
     if x.dtype == torch.float64:
         f = f.double()
@@ -359,6 +396,8 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1, impl=Non
         raise ValueError('upfirdn2d: padding/cropping leaves no output samples')
     if impl == 'ref':
         return _upfirdn2d_ref(x, f, upx, upy, downx, downy, x0, x1, y0, y1, flip_filter, gain)
+    if torch.is_grad_enabled() and x.requires_grad and not f.requires_grad:
+        return _UpFirDn2d.apply(x, f, upx, upy, downx, downy, x0, x1, y0, y1, flip_filter, gain)
     return _upfirdn2d_fast(x, f, upx, upy, downx, downy, x0, x1, y0, y1, flip_filter, gain)
 
 
