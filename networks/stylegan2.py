@@ -142,7 +142,8 @@ class SynthesisBlock(nn.Module):
         if fused_modconv is None:
             fused_modconv = self.fused_modconv_default
             if fused_modconv == "inference_only":
-                fused_modconv = not self.training
+                # Inference: per layer, whichever form is cheaper (ops.modulated_conv.prefer_fused).
+                fused_modconv = False if self.training else None
 
         if self.in_channels == 0:
             x = self.const.to(dtype=dtype, memory_format=memory_format).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])

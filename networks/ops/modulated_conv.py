@@ -30,6 +30,20 @@ def _check_mod_args(x, weight, styles):
         raise ValueError(f'styles must be [{x.shape[0]}, {x.shape[1]}], got {list(styles.shape)}')
 
 
+def prefer_fused(x: torch.Tensor, weight: torch.Tensor, up: int = 1) -> bool:
+    """Whether the fused (per-sample weight) form is cheaper for this call.
+
+    On the GPU it is (one grouped convolution). On the CPU the fused form spends a few passes over N weight
+    tensors [O, I, kh, kw], the non-fused one a pass over the input and one over the output: the smaller
+    wins, so low-resolution layers with many channels run non-fused and high-resolution ones fused.
+    """
+    if x.device.type != 'cpu':
+        return True
+    O, I, kh, kw = weight.shape
+    H, W = x.shape[2], x.shape[3]
+    return O * I * kh * kw < I * H * W + O * H * W * up * up
+
+
 def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, resample_filter=None, demodulate=True,
                      flip_weight=True, fused_modconv=True, impl=None):
     """StyleGAN2 modulated convolution.
@@ -42,7 +56,7 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
         up, down, padding, resample_filter, flip_weight: as in `conv2d_resample`.
         demodulate: normalise each output channel of the modulated weight to unit norm (+1e-8).
         fused_modconv: True = one grouped convolution with per-sample weights; False = scale input, shared
-            convolution, scale output. Same result up to rounding.
+            convolution, scale output; None = whichever `prefer_fused` says is cheaper. Same result up to rounding.
         impl: 'fast', 'ref' or None (the current default, see `networks.ops.default_impl`) (selects the implementation of the underlying ops).
 
     Returns:
@@ -55,6 +69,8 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
     _check_mod_args(x, weight, styles)
     N = x.shape[0]
     O, I, kh, kw = weight.shape
+    if fused_modconv is None:
+        fused_modconv = prefer_fused(x, weight, up)
 
     if x.dtype == torch.float16 and demodulate:
         weight = weight * (1 / math.sqrt(I * kh * kw) / weight.abs().amax(dim=[1, 2, 3], keepdim=True))
@@ -115,7 +131,7 @@ def modulated_conv2d_sg3(x, w, s, demodulate=True, padding=0, input_gain=None, f
         input_gain: None, a scalar (0-D tensor or float), ``[I]`` or ``[N, I]``; scales the input channels of the
             modulated weight after demodulation (StyleGAN3 passes ``magnitude_ema.rsqrt()``).
         fused: True = grouped convolution with per-sample weights, False = scale input / shared conv / scale
-            output, None = pick the faster for the device and batch.
+            output, None = pick the faster for the device, batch and sizes (see `prefer_fused`).
         impl: 'fast', 'ref' or None (the current default, see `networks.ops.default_impl`) ('ref' always builds the per-sample weights).
 
     Returns:
@@ -134,9 +150,8 @@ def modulated_conv2d_sg3(x, w, s, demodulate=True, padding=0, input_gain=None, f
     gain = _sg3_gain(input_gain, N, I, s)
 
     if fused is None:
-        # One sample: the grouped form needs no extra passes over the activations. Several samples on CPU: the
-        # shared convolution batches better than N small ones.
-        fused = N == 1 or x.device.type != 'cpu'
+        # Several samples on the CPU: one shared convolution batches better than N small ones.
+        fused = x.device.type != 'cpu' or (N == 1 and prefer_fused(x, w))
     if impl == 'ref' or fused:
         wm = w.unsqueeze(0) * s.reshape(N, 1, I, 1, 1)  # [N, O, I, kh, kw]
         if demodulate:
