@@ -182,3 +182,44 @@ def test_cli_rejects_bad_input(data16, tmp_path, capsys):
         err = capsys.readouterr().err
         assert needle in err and len(err.strip().splitlines()) == 1, err
     assert not any(p.is_dir() for p in tmp_path.iterdir())        # nothing started, no run folder
+
+
+@pytest.mark.parametrize("cfg", ["stylegan3-t", "stylegan3-r"])
+def test_stylegan3_conditional_run_with_equivariance_metrics(tmp_path, cfg):
+    from networks import load_network_pkl
+    data = make_zip(tmp_path / "c16.zip", res=16, count=12, classes=3)
+    run = tmp_path / "run"
+    run.mkdir()
+    opts = tiny_options(data, tmp_path, cfg=cfg, cond=True, metrics=("eqt", "eqr"), metric_samples=2)
+    t = Trainer(opts, run_dir=run, log=lambda m: None)
+    assert t.loss.blur_sigma(0) == (10.0 if cfg == "stylegan3-r" else 0.0)   # -R blurs D's input at first
+    path = t.run()
+    data_out = load_network_pkl(path)
+    G = data_out["G_ema"]
+    assert G.arch == cfg and G.c_dim == 3 and G.img_resolution == 16
+    for name in ("eqt", "eqr"):
+        rec = json.loads((run / f"metric-{name}.jsonl").read_text().splitlines()[-1])
+        assert rec["metric"] == name and rec["unit"] == "dB" and rec["snapshot_pkl"] == path.name
+        assert math.isfinite(rec["results"][name]) and rec["results"][name] > 0
+    stats = [json.loads(ln) for ln in (run / "stats.jsonl").read_text().splitlines()]
+    assert "Metrics/eqt" in stats[-1] and stats[-1]["snapshot"] == path.name
+    c = torch.eye(3)
+    img = G(torch.randn(3, G.z_dim), c, noise_mode="const")
+    assert img.shape == (3, 3, 16, 16) and torch.isfinite(img).all()
+    assert not torch.allclose(img[0], img[1])                        # the label reaches the image
+
+
+def test_fine_tune_from_a_tensorflow_pickle(tmp_path):
+    from networks import load_network_pkl
+    path = "tests/data/nvidia-compat/sg2-tf-32/network.pkl"
+    fixture = load_network_pkl(path)
+    assert fixture["format"] == "nvidia-tensorflow"
+    data = make_zip(tmp_path / "d32.zip", res=32, count=4)
+    t = Trainer(tiny_options(data, tmp_path, resume=path, aug="noaug"), resume_data=fixture, log=lambda m: None)
+    for key in ("G", "D", "G_ema"):
+        for name, want in fixture[key].state_dict().items():
+            torch.testing.assert_close(getattr(t, key).state_dict()[name], want, rtol=0, atol=0)
+    before = [p.detach().clone() for p in t.G.parameters()]
+    stats = _run_steps(t, 1)[0]
+    assert math.isfinite(stats["Loss/G/loss"]) and math.isfinite(stats["Loss/D/loss"])
+    assert any(not torch.equal(a, b) for a, b in zip(before, t.G.parameters()))  # the step trained G
