@@ -39,7 +39,7 @@ def run(args) -> int:
         return 0
     if args.train:
         from networks.training.bench import bench_training
-        bench_training()
+        bench_training(device=str(device), impls=impls)
         return 0
     from networks import benchmark
     if args.memory:

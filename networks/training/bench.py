@@ -73,17 +73,26 @@ def bench_cfg(cfg: str, device: str, batch: int, res: int = 64, steps: int = 3, 
 
 
 def bench_training(device: Optional[str] = None, batch: Optional[int] = None, steps: int = 3,
-                   cfgs=("stylegan2", "stylegan3-t", "stylegan3-r"), print_fn=print) -> list[TrainBench]:
-    """Prints and returns images/second for each cfg at 64x64 with the default model sizes."""
+                   cfgs=("stylegan2", "stylegan3-t", "stylegan3-r"), impls=("fast", "ref"),
+                   print_fn=print) -> list[TrainBench]:
+    """Prints and returns images/second for each cfg at 64x64 with the default model sizes, on the fast ops
+    and on the reference ops (the same steps in the same process, so their ratio is a fair comparison)."""
+    from networks.ops import default_impl
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     batch = batch or (32 if device == "cuda" else 4)
     out = []
     for cfg in cfgs:
-        r = bench_cfg(cfg, device, batch, steps=steps)
-        out.append(r)
-        print_fn(f"train {cfg:<12} 64x64  batch {batch:<3d} {device:<5}  {r.images_per_second:8.2f} img/s  "
-                 f"(step {r.main_step_s * 1000:.0f} ms, +G reg {r.greg_s * 1000:.0f} ms every 4, "
-                 f"+D reg {r.dreg_s * 1000:.0f} ms every 16)")
+        rates = {}
+        for impl in impls:
+            with default_impl(impl):
+                r = bench_cfg(cfg, device, batch, steps=steps)
+            out.append(r)
+            rates[impl] = r.images_per_second
+            print_fn(f"train {cfg:<12} 64x64  batch {batch:<3d} {device:<5} {impl:<4} ops "
+                     f"{r.images_per_second:8.2f} img/s  (step {r.main_step_s * 1000:.0f} ms, "
+                     f"+G reg {r.greg_s * 1000:.0f} ms every 4, +D reg {r.dreg_s * 1000:.0f} ms every 16)")
+        if len(rates) == 2:
+            print_fn(f"      {cfg:<12} fast vs ref: {rates['fast'] / rates['ref']:.2f}x the images per second")
     return out
 
 
