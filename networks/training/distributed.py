@@ -103,7 +103,8 @@ def _spawn_entry(rank: int, world: int, device_kind: str, port: int, fn: Callabl
     os.environ["MASTER_PORT"] = str(port)
     os.environ["RANK"], os.environ["WORLD_SIZE"] = str(rank), str(world)
     os.environ["LOCAL_RANK"] = str(rank)
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    if "OMP_NUM_THREADS" not in os.environ:  # an explicit setting wins (e.g. two runs sharing a machine)
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     info = init_process_group(rank, world, device_kind)
     try:
         fn(info, *args)
