@@ -1,8 +1,9 @@
 """`sg-explorer video PKL --output out.mp4 ...`: interpolation, transform and layer videos.
 
 Output format by the --output name: .mp4 (H.264), .webm (VP9), .gif, or a folder of numbered PNG frames (a path
-ending in '/' or without an extension; lossless, pixel-exact). Beside it: <name>.recipe.json and
-<name>.command.txt. The file appears only when complete; Ctrl-C leaves nothing behind.
+ending in '/' or without an extension; lossless, pixel-exact). Beside it: <name>.recipe.json (for a keyframe
+video a valid --keyframes input) and <name>.command.txt. The file appears only when complete; Ctrl-C leaves nothing
+behind.
 """
 from __future__ import annotations
 
@@ -45,13 +46,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--trunc-cutoff", type=int, default=None, help="truncate only the first N ws")
     parser.add_argument("--class", dest="class_idx", type=int, default=None, help="class label (conditional nets)")
     parser.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
-    parser.add_argument("--noise-seed", type=int, default=0)
+    parser.add_argument("--noise-seed", type=int, default=0,
+                        help="--noise-mode random: frame k draws its noise from seed NOISE_SEED + k")
     parser.add_argument("--net", default="G_ema", choices=["G_ema", "G"], help="which generator")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--fp32", action="store_true", help="CUDA: run fp16 layers in fp32")
-    parser.add_argument("--fps", type=float, default=30.0, help="frames per second (default 30)")
-    parser.add_argument("--crf", type=int, default=None, help="quality for .mp4/.webm, lower is better "
-                                                              "(default 18 for H.264, 32 for VP9)")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="frames per second (default 30, or the recipe's with --keyframes)")
+    parser.add_argument("--crf", type=int, default=None, help="quality for .mp4 (0..51) / .webm (0..63), lower is "
+                                                              "better (default 18 for H.264, 32 for VP9)")
     parser.add_argument("--bitrate", default=None, help="target bitrate for .mp4/.webm, e.g. 8M (instead of --crf)")
     parser.add_argument("--size", default=None, help="WxH of the output frames (default: natural size)")
     parser.add_argument("--translate-anim", default=None, metavar="RADIUS,PERIOD",

@@ -3,6 +3,7 @@ thread behind a bounded queue; the output appears under its name only when compl
 the equivalent command line."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import threading
@@ -11,8 +12,10 @@ from typing import Callable, Optional
 
 from explorer.engine.cache import NetworkCache
 from explorer.video import files
+from explorer.video.files import sidecar_paths
 from explorer.video.frames import open_frames
-from explorer.video.spec import VideoSpec, command_line
+from explorer.video.recipe import Recipe
+from explorer.video.spec import DEFAULT_FPS, VideoSpec, command_line
 from explorer.video.writers import make_writer
 
 QUEUE_BATCHES = 3  # generation may run this many batches ahead of the encoder
@@ -20,13 +23,6 @@ QUEUE_BATCHES = 3  # generation may run this many batches ahead of the encoder
 
 class ExportCancelled(Exception):
     """The export was cancelled; no output file was left behind."""
-
-
-def sidecar_paths(output: str) -> tuple[Path, Path]:
-    """(recipe JSON, command line text) beside the output: 'out.mp4' -> out.mp4.recipe.json, out.mp4.command.txt;
-    a frame folder 'frames/' -> frames.recipe.json, frames.command.txt."""
-    out = Path(str(output).rstrip("/"))
-    return out.parent / f"{out.name}.recipe.json", out.parent / f"{out.name}.command.txt"
 
 
 class _Encoder(threading.Thread):
@@ -87,25 +83,38 @@ class _Encoder(threading.Thread):
 
 
 def export_video(spec: VideoSpec, progress: Optional[Callable[[int, int], None]] = None,
-                 cancel: Optional[threading.Event] = None, cache: Optional[NetworkCache] = None) -> Path:
+                 cancel: Optional[threading.Event] = None, cache: Optional[NetworkCache] = None,
+                 recipe: Optional[Recipe] = None) -> Path:
     """Renders and writes the video described by spec; returns the output path.
 
-    progress(done_frames, total_frames) is called from the encoder thread after each written frame. Setting
-    `cancel` stops the export (ExportCancelled); so does KeyboardInterrupt. Either way, and on any error, the
-    temporary output is removed and nothing appears under the output name. Bad input raises UserError before any
-    file is created.
+    recipe: keyframes given as an object (the GUI's timeline) instead of spec.keyframes' file. progress(done_frames,
+    total_frames) is called from the encoder thread after each written frame. Setting `cancel` stops the export
+    (ExportCancelled); so does KeyboardInterrupt. Either way, and on any error, the temporary output is removed and
+    nothing appears under the output name. Bad input raises UserError before any file is created.
+
+    Fills in spec.fps when it is None (the recipe's, else DEFAULT_FPS) and spec.command: the command line that
+    re-runs the export; for keyframe videos it reads the recipe JSON written beside the video.
     """
     cancel = cancel or threading.Event()
+    recipe_path, _ = sidecar_paths(spec.output)
+    if recipe is not None:
+        spec.keyframes = str(recipe_path)    # where the recipe will live, for the record and the command line
     spec.validate()
-    spec.command = command_line(spec)
-    source = open_frames(spec, cache or NetworkCache())
+    if recipe is None and spec.keyframes:
+        recipe = Recipe.load(spec.keyframes)
+    if spec.fps is None:
+        spec.fps = recipe.fps if recipe is not None else DEFAULT_FPS
+    if recipe is not None:
+        recipe = dataclasses.replace(recipe, fps=float(spec.fps))
+    spec.command = command_line(spec, keyframes=str(recipe_path) if recipe is not None else None)
+    source = open_frames(spec, cache or NetworkCache(), recipe)
     fmt = spec.format
     final = Path(str(spec.output).rstrip("/")) if fmt == "png" else Path(spec.output)
     tmp = files.temp_sibling(final, folder=(fmt == "png"))
     encoder = None
     try:
         writer = make_writer(fmt, tmp, source.size, spec.fps, spec.crf, spec.bitrate,
-                             loop=spec.loop if not spec.keyframes else True)
+                             loop=recipe.loop if recipe is not None else spec.loop)
         encoder = _Encoder(writer, source.total, progress)
         encoder.start()
         for batch in source.batches():
@@ -122,15 +131,15 @@ def export_video(spec: VideoSpec, progress: Optional[Callable[[int, int], None]]
             encoder.stop()
         files.remove(tmp)
         raise
-    _write_sidecars(spec, final, source)
+    _write_sidecars(spec, source, recipe)
     return final
 
 
-def _write_sidecars(spec: VideoSpec, final: Path, source) -> None:
+def _write_sidecars(spec: VideoSpec, source, recipe: Optional[Recipe]) -> None:
+    """<output>.recipe.json (the spec, and the keyframes of a keyframe video: a valid --keyframes input) and
+    <output>.command.txt."""
     recipe_path, command_path = sidecar_paths(spec.output)
-    doc = {"video": spec.to_dict(), "command": spec.command, "frames": source.total,
-           "size": list(source.size)}
-    recipe = getattr(source, "recipe", None)
+    doc = {"video": spec.to_dict(), "command": spec.command, "frames": source.total, "size": list(source.size)}
     if recipe is not None:
         doc["recipe"] = recipe.to_dict()
     files.atomic_write_text(recipe_path, json.dumps(doc, indent=1))

@@ -4,7 +4,18 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask (os.umask can only be read by setting it, so set it back at once under a lock)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
 
 
 def fsync_path(path: Path) -> None:
@@ -19,13 +30,27 @@ def fsync_path(path: Path) -> None:
 
 
 def temp_sibling(path: Path, folder: bool = False) -> Path:
-    """A fresh hidden name beside `path` that keeps its extension (ffmpeg picks the container from it)."""
+    """A fresh hidden name beside `path` that keeps its extension (ffmpeg picks the container from it).
+
+    mkstemp/mkdtemp create 0600/0700 entries; the rename would carry that over, so the temporary gets the
+    permissions an ordinary new file (or folder) would have under the umask: videos are made to be shared.
+    """
     path = Path(path)
     if folder:
-        return Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+        os.chmod(tmp, 0o777 & ~current_umask())
+        return tmp
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.partial-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(name, 0o666 & ~current_umask())
     return Path(name)
+
+
+def sidecar_paths(output) -> tuple[Path, Path]:
+    """(recipe JSON, command line text) beside an export: 'out.mp4' -> out.mp4.recipe.json, out.mp4.command.txt;
+    a frame folder 'frames/' -> frames.recipe.json, frames.command.txt."""
+    out = Path(str(output).rstrip("/" + os.sep) or ".")
+    return out.parent / f"{out.name}.recipe.json", out.parent / f"{out.name}.command.txt"
 
 
 def finalize(tmp: Path, final: Path) -> None:

@@ -13,8 +13,8 @@ from PIL import Image
 from explorer.engine import layers as L
 from explorer.engine.cache import NetworkCache
 from explorer.engine.latents import sample_path, seed_to_z
-from explorer.engine.renderer import (class_vector, has_transform, map_seeds, network_device, render, synthesize,
-                                      truncate)
+from explorer.engine.renderer import (class_vector, explicit_ws, has_transform, map_seeds, network_device, render,
+                                      synthesize, truncate)
 from explorer.engine.untransform import make_transform, untransform_image
 from explorer.errors import UserError
 from explorer.video.recipe import Recipe
@@ -41,6 +41,27 @@ def transform_at(spec: VideoSpec, frame: int) -> Optional[np.ndarray]:
         r, period = spec.translate_anim
         tx, ty = r * math.cos(2 * math.pi * s / period), r * math.sin(2 * math.pi * s / period)
     return make_transform(tx, ty, (spec.rotate_anim or 0.0) * s)
+
+
+def check_layer_view(G, layer: str, channels: Optional[list] = None) -> None:
+    """UserError (one line) unless `layer` names a tensor G produces and every channel index exists in it; uses
+    the layer shapes the network knows without running it."""
+    L.check_layer(G, layer)
+    if layer == L.OUTPUT:
+        count = G.img_channels
+    else:
+        shapes_of = getattr(G.synthesis, "layer_shapes", None)
+        if shapes_of is None:
+            return  # a network that cannot tell its shapes: out-of-range channels repeat the last one
+        shapes = shapes_of()
+        if layer not in shapes:
+            parts = [k for k in shapes if k.startswith(layer + ":")]
+            raise UserError(f"layer {layer!r} returns several tensors; choose one of {', '.join(parts)}" if parts
+                            else f"layer {layer!r} produces no single tensor to show")
+        count = shapes[layer][0]
+    bad = [c for c in (channels or []) if c >= count]
+    if bad:
+        raise UserError(f"--channels {bad[0]} is out of range; layer {layer} has {count} channels (0..{count - 1})")
 
 
 def _resize(img: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
@@ -108,16 +129,20 @@ class SeedWalk:
         ws = self._ws(net, frames)
         per_frame = spec.cells
         anim = transform_at(spec, frames[0]) is not None and has_transform(G)
-        # Frames with different transforms need separate synthesis calls (one transform buffer per network).
-        groups = [[i] for i in range(len(frames))] if anim else [list(range(len(frames)))]
+        per_frame_noise = spec.noise_mode == "random"
+        # Frames with different transforms need separate synthesis calls (one transform buffer per network), and so
+        # does random noise: frame k draws from noise_seed + k, whatever the batch size.
+        groups = [[i] for i in range(len(frames))] if anim or per_frame_noise else [list(range(len(frames)))]
         out: list = [None] * len(frames)
         for group in groups:
             sl = slice(group[0] * per_frame, (group[-1] + 1) * per_frame)
             m = transform_at(spec, frames[group[0]]) if anim else None
+            noise_seed = spec.noise_seed + frames[group[0]] if per_frame_noise else spec.noise_seed
             with L.capture(G, [spec.layer] if spec.layer else []) as acts:
-                img = synthesize(G, ws[sl], m, spec.noise_mode, spec.noise_seed, spec.force_fp32)
+                img = synthesize(G, ws[sl], m, spec.noise_mode, noise_seed, spec.force_fp32)
             if spec.layer:
                 x = img if spec.layer == L.OUTPUT else acts[spec.layer]
+                # Channels were checked against the layer's shape; clamping only guards networks that cannot tell it.
                 pics = [L.shown_picture(x[i, [min(ch, x.shape[1] - 1) for ch in spec.channels]], spec.amplify_db,
                                         spec.normalize).cpu().numpy() for i in range(x.shape[0])]
                 nearest = True
@@ -164,20 +189,28 @@ class RecipeFrames:
 
     def check(self) -> None:
         """Loads every network the recipe uses and checks its layers and classes (before any output exists)."""
-        for s in {(k.state.checkpoint if not self.spec.checkpoint else self.spec.checkpoint, k.state.which,
-                   k.state.layer, k.state.class_idx) for k in self.recipe.keyframes}:
-            G = self.cache.get(s[0], s[1], self.spec.device)
-            if s[2]:
-                L.check_layer(G, s[2])
-            class_vector(G, s[3])
+        paths = [self.spec.side_by_side] if self.spec.side_by_side else []
+        for k in self.recipe.keyframes:
+            for path in [self.spec.checkpoint or k.state.checkpoint] + paths:
+                G = self.cache.get(path, k.state.which, self.spec.device)
+                if k.state.layer:
+                    check_layer_view(G, k.state.layer)
+                class_vector(G, k.state.class_idx)
+                if k.state.w is not None:
+                    explicit_ws(G, k.state.w)
+
+    def _picture(self, path: str, state) -> np.ndarray:
+        """The state's output image, or its layer view enlarged (nearest) to the output's size: uint8 [H, W, 3]."""
+        r = render(self.cache.get(path, state.which, state.device), state)
+        if not state.layer:
+            return r.image
+        return _resize(r.layer_image, (r.image.shape[1], r.image.shape[0]), nearest=True)
 
     def _frame(self, state) -> np.ndarray:
         state = state.replace(device=self.spec.device, list_layers=False, fft_show=False)
-        r = render(self.cache.get(state.checkpoint, state.which, state.device), state)
-        pic = r.layer_image if state.layer else r.image
+        pic = self._picture(state.checkpoint, state)
         if self.spec.side_by_side:
-            r2 = render(self.cache.get(self.spec.side_by_side, state.which, state.device), state)
-            pic2 = r2.layer_image if state.layer else r2.image
+            pic2 = self._picture(self.spec.side_by_side, state)
             pic = np.concatenate([pic, _resize(pic2, (pic.shape[1], pic.shape[0]), bool(state.layer))], axis=1)
         return pic
 
@@ -194,23 +227,30 @@ class RecipeFrames:
             yield batch
 
 
-def open_frames(spec: VideoSpec, cache: NetworkCache):
-    """Loads the networks and checks everything that depends on them; returns a SeedWalk or RecipeFrames."""
-    if spec.keyframes:
+def open_frames(spec: VideoSpec, cache: NetworkCache, recipe: Optional[Recipe] = None):
+    """Loads the networks and checks everything that depends on them; returns a SeedWalk or RecipeFrames
+    (recipe: the keyframes, else read from spec.keyframes when set)."""
+    if recipe is None and spec.keyframes:
         recipe = Recipe.load(spec.keyframes)
+    if recipe is not None:
         if spec.checkpoint == "" and any(not k.state.checkpoint for k in recipe.keyframes):
             raise UserError("the recipe's states name no checkpoint; give one on the command line")
         return RecipeFrames(spec, recipe, cache)
     nets = [cache.get(spec.checkpoint, spec.which, spec.device)]
     if spec.side_by_side:
         nets.append(cache.get(spec.side_by_side, spec.which, spec.device))
-    for G in nets:
-        if spec.layer:
-            L.check_layer(G, spec.layer)
-        if (spec.translate_anim or spec.rotate_anim or spec.untransform) and not has_transform(G):
-            raise UserError(f"--translate-anim/--rotate-anim/--untransform need a StyleGAN3 network; "
-                            f"{getattr(G, 'arch', 'this one')} has no input transform")
-        class_vector(G, spec.class_idx)
+    for path, G in zip([spec.checkpoint, spec.side_by_side], nets):
+        try:
+            if spec.layer:
+                check_layer_view(G, spec.layer, spec.channels)
+            if (spec.translate_anim or spec.rotate_anim or spec.untransform) and not has_transform(G):
+                raise UserError(f"--translate-anim/--rotate-anim/--untransform need a StyleGAN3 network; "
+                                f"{getattr(G, 'arch', 'this one')} has no input transform")
+            class_vector(G, spec.class_idx)
+        except UserError as e:
+            if len(nets) == 1:
+                raise
+            raise UserError(f"{path}: {e}") from None  # say which of the two networks it is
     if spec.untransform and spec.layer:
         raise UserError("--untransform applies to the output image, not to a --layer view")
     return SeedWalk(spec, nets)

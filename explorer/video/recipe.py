@@ -1,7 +1,8 @@
 """Keyframe recipes: a video as a sequence of full RenderStates with frame counts between them.
 
 JSON form: either a list of {"state": {...RenderState...}, "frames": N} or
-{"keyframes": [...], "loop": bool, "kind": "linear"|"cubic", "fps": number}. Keyframe k's `frames` is the number of
+{"keyframes": [...], "loop": bool, "kind": "linear"|"cubic", "fps": number}, or the <video>.recipe.json written
+beside a keyframe export (its "recipe" entry). Keyframe k's `frames` is the number of
 frames from keyframe k (included) to keyframe k+1 (excluded); with loop the last keyframe leads back to the first,
 without it the video ends on exactly the last keyframe (its `frames` is unused).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -58,22 +60,31 @@ class Recipe:
     def from_dict(cls, d) -> "Recipe":
         if isinstance(d, list):
             d = {"keyframes": d}
+        if isinstance(d, dict) and "video" in d:  # the JSON beside an export
+            if not isinstance(d.get("recipe"), (dict, list)):
+                raise UserError("this JSON was written beside a seed-walk export, which has no keyframes; re-run it "
+                                f"with its command line: {d.get('command', '(missing)')}")
+            return cls.from_dict(d["recipe"])
         if not isinstance(d, dict) or not isinstance(d.get("keyframes"), list):
             raise UserError("a recipe is a list of keyframes or an object with a 'keyframes' list")
         unknown = sorted(set(d) - {"keyframes", "loop", "kind", "fps"})
         if unknown:
             raise UserError(f"unknown recipe field(s): {', '.join(unknown)}")
-        recipe = cls(keyframes=[Keyframe.from_dict(k) for k in d["keyframes"]], loop=bool(d.get("loop", False)),
-                     kind=d.get("kind", "linear"), fps=float(d.get("fps", 30.0)))
+        loop, kind, fps = d.get("loop", False), d.get("kind", "linear"), d.get("fps", 30.0)
+        if not isinstance(loop, bool):
+            raise UserError("recipe 'loop' must be true or false")
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)):
+            raise UserError("recipe 'fps' must be a number")
+        recipe = cls(keyframes=[Keyframe.from_dict(k) for k in d["keyframes"]], loop=loop, kind=kind, fps=float(fps))
         return recipe.validate()
 
     def validate(self) -> "Recipe":
         if not self.keyframes:
             raise UserError("the recipe has no keyframes")
-        if self.kind not in RECIPE_KINDS:
+        if not isinstance(self.kind, str) or self.kind not in RECIPE_KINDS:
             raise UserError(f"recipe kind must be one of {', '.join(RECIPE_KINDS)}, not {self.kind!r}")
-        if not self.fps > 0:
-            raise UserError("recipe fps must be positive")
+        if not (math.isfinite(self.fps) and self.fps > 0):
+            raise UserError("recipe fps must be a positive number")
         for k in self.keyframes:
             k.state.validate()
         return self

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 import shlex
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -14,6 +17,11 @@ from explorer.errors import UserError
 
 VIDEO_EXTS = {".mp4": "mp4", ".webm": "webm", ".gif": "gif"}
 FORMATS = ("mp4", "webm", "gif", "png")
+DEFAULT_FPS = 30.0
+CRF_MAX = {"mp4": 51, "webm": 63}  # libx264 and libvpx-vp9 constant-quality scales
+
+
+_BITRATE = re.compile(r"^(?=.*[1-9])\d+(\.\d+)?[kKmM]?$")
 
 
 def output_format(path: str) -> str:
@@ -42,7 +50,8 @@ def parse_pair(text: str, what: str, sep: str = "x", kind=int) -> tuple:
 @dataclass
 class VideoSpec:
     """One video export. Frame timing follows NVIDIA's gen_video.py: keyframes = len(seeds) // cells unless
-    num_keyframes is given; frames = keyframes * w_frames with loop ((keyframes-1) * w_frames + 1 without)."""
+    num_keyframes is given; frames = keyframes * w_frames with loop ((keyframes-1) * w_frames + 1 without).
+    Frame k of a seed walk sits at path position k / w_frames (keyframe i at frame i * w_frames)."""
 
     checkpoint: str = ""                     # .pkl path or URL ('' with a recipe: use the recipe states' checkpoint)
     output: str = "video.mp4"                # .mp4 | .webm | .gif | folder/ (numbered PNGs)
@@ -58,11 +67,11 @@ class VideoSpec:
     trunc_cutoff: Optional[int] = None
     class_idx: Optional[int] = None
     noise_mode: str = "const"
-    noise_seed: int = 0
+    noise_seed: int = 0                      # noise_mode random: frame k draws from noise_seed + k
     which: str = "G_ema"
     device: str = "cpu"
     force_fp32: bool = False                 # CUDA: run fp16 layers in fp32 (slower, bit-closer to the CPU)
-    fps: float = 30.0
+    fps: Optional[float] = None              # frames per second; None: the recipe's fps, else DEFAULT_FPS
     crf: Optional[int] = None                # H.264/VP9 constant rate factor (lower = better); default codec's
     bitrate: Optional[str] = None            # e.g. '8M'; excludes crf
     size: Optional[tuple] = None             # (width, height) of the output frames; None = natural size
@@ -146,20 +155,18 @@ class VideoSpec:
                 raise UserError(f"--space must be 'w' or 'z', not {self.space!r}")
             if self.kind == "slerp" and self.space == "w":
                 raise UserError("slerp interpolates Gaussian z; use --space z (or --kind linear/cubic in w)")
-            if not self.loop and self.keyframe_count < 2 and self.w_frames > 1:
-                pass  # a single keyframe without loop is one still frame: allowed
         if self.noise_mode not in NOISE_MODES:
             raise UserError(f"--noise-mode must be one of {', '.join(NOISE_MODES)}")
-        if not self.fps > 0:
-            raise UserError("--fps must be positive")
+        if self.fps is not None and not (math.isfinite(self.fps) and 0 < self.fps <= 1000):
+            raise UserError("--fps must be a positive number (at most 1000)")
         if self.crf is not None and self.bitrate is not None:
             raise UserError("give --crf or --bitrate, not both")
-        if self.crf is not None and not 0 <= self.crf <= 63:
-            raise UserError("--crf must be between 0 and 63 (H.264 uses 0..51)")
-        if self.bitrate is not None and not str(self.bitrate).rstrip("kKmM").replace(".", "", 1).isdigit():
-            raise UserError(f"bad --bitrate {self.bitrate!r}; expected e.g. 800k or 8M")
         if (self.crf is not None or self.bitrate is not None) and fmt in ("gif", "png"):
             raise UserError(f"--crf/--bitrate apply to .mp4/.webm, not to {fmt} output")
+        if self.crf is not None and not 0 <= self.crf <= CRF_MAX[fmt]:
+            raise UserError(f"--crf for {fmt} must be between 0 and {CRF_MAX[fmt]}")
+        if self.bitrate is not None and not _BITRATE.match(str(self.bitrate)):
+            raise UserError(f"bad --bitrate {self.bitrate!r}; expected e.g. 800k or 8M")
         if self.size is not None and (self.size[0] < 1 or self.size[1] < 1 or max(self.size) > 8192):
             raise UserError(f"bad --size {self.size[0]}x{self.size[1]}")
         if self.translate_anim is not None:
@@ -184,8 +191,12 @@ def check_output_path(output: str, fmt: str) -> None:
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise UserError(f"cannot write {output}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write {output}: folder {parent} is not writable")
+    try:  # a real file, not os.access: root passes access checks that read-only mounts then refuse
+        fd, probe = tempfile.mkstemp(prefix=".sg-explorer-probe-", dir=parent)
+    except OSError as e:
+        raise UserError(f"cannot write {output}: folder {parent} is not writable ({e.strerror or e})") from None
+    os.close(fd)
+    os.unlink(probe)
     if fmt == "png":
         if out.exists() and not out.is_dir():
             raise UserError(f"{output} exists and is not a folder")
@@ -195,15 +206,21 @@ def check_output_path(output: str, fmt: str) -> None:
         raise UserError(f"{output} is a folder; give a file name ending in .mp4, .webm or .gif")
 
 
-def command_line(spec: VideoSpec) -> str:
-    """`sg-explorer video ...` that reproduces the spec."""
+def _arg(v) -> str:
+    """repr keeps every digit of a float (':g' would round 0.1234567 and a re-run would differ)."""
+    return repr(float(v)) if isinstance(v, float) else str(v)
+
+
+def command_line(spec: VideoSpec, keyframes: Optional[str] = None) -> str:
+    """`sg-explorer video ...` that reproduces the spec. keyframes: the recipe file the command should read
+    (export passes the recipe JSON it writes beside the video, so the command outlives the original recipe)."""
     d = VideoSpec()
     a = ["sg-explorer", "video"]
     if spec.checkpoint:
         a.append(spec.checkpoint)
     a += ["--output", spec.output]
-    if spec.keyframes:
-        a += ["--keyframes", spec.keyframes]
+    if spec.keyframes or keyframes:
+        a += ["--keyframes", keyframes or spec.keyframes]
     else:
         a += ["--seeds", format_seeds(spec.seeds), "--grid", f"{spec.grid[0]}x{spec.grid[1]}",
               "--w-frames", str(spec.w_frames), "--kind", spec.kind]
@@ -222,11 +239,11 @@ def command_line(spec: VideoSpec) -> str:
     for name, flag in simple:
         v = getattr(spec, name)
         if v is not None and v != getattr(d, name):
-            a += [flag, f"{v:g}" if isinstance(v, float) else str(v)]
+            a += [flag, _arg(v)]
     if spec.size is not None:
         a += ["--size", f"{spec.size[0]}x{spec.size[1]}"]
     if spec.translate_anim is not None:
-        a += ["--translate-anim", f"{spec.translate_anim[0]:g},{spec.translate_anim[1]:g}"]
+        a += ["--translate-anim", f"{_arg(float(spec.translate_anim[0]))},{_arg(float(spec.translate_anim[1]))}"]
     if spec.untransform:
         a.append("--untransform")
     if spec.force_fp32:
