@@ -1,32 +1,28 @@
-"""Video export dialog: a keyframe timeline (add the current state, reorder, delete, frames between),
-export with progress and cancel on a helper thread."""
+"""Video export dialog: a keyframe timeline (add the current state, reorder, delete, frames between) exported
+through the same export_video as `sg-explorer video`, on a helper thread, with progress, ETA and cancel."""
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 import dearpygui.dearpygui as dpg
 
 from explorer.gui.engine_link import ExportCancelled, Keyframe, NetworkCache, Recipe, VideoSpec, export_video
-from explorer.gui.userconfig import config_dir
 from explorer.gui.panels.background import BackgroundJob
+
+KINDS = ("linear", "cubic")
 
 
 def export_recipe(cache: NetworkCache, recipe: Recipe, path: str, progress, cancel) -> bool:
-    """Writes the recipe's video with the engine's export_video; False when cancelled.
-
-    The recipe goes to a JSON file in the config folder first: export_video reads keyframes from a file
-    (and copies them into its sidecar beside the video).
-    """
-    recipe_path = config_dir() / "video-export-recipe.json"
-    recipe_path.parent.mkdir(parents=True, exist_ok=True)
-    recipe.save(recipe_path)
+    """Writes the recipe's video with export_video (beside it: the recipe JSON and the command line that re-runs
+    it); progress(fraction 0..1). False when cancelled, in which case no file is left."""
     first = recipe.keyframes[0].state
-    spec = VideoSpec(checkpoint=first.checkpoint, output=path, keyframes=str(recipe_path), fps=recipe.fps,
-                     which=first.which, device=first.device, batch=1)
+    spec = VideoSpec(output=path, fps=recipe.fps, which=first.which, device=first.device, batch=1)
     try:
-        export_video(spec, progress=lambda done, total: progress(done / max(total, 1)), cancel=cancel, cache=cache)
+        export_video(spec, progress=lambda done, total: progress(done / max(total, 1)), cancel=cancel, cache=cache,
+                     recipe=recipe)
     except ExportCancelled:
         return False
     return True
@@ -34,27 +30,45 @@ def export_recipe(cache: NetworkCache, recipe: Recipe, path: str, progress, canc
 
 @dataclass
 class VideoSettings:
-    frames_between: int = 30
+    frames_between: int = 30           # in-between frames from one keyframe to the next
     fps: int = 30
-    path: str = "explorer-video.mp4"
+    path: str = "explorer-video.mp4"   # .mp4 | .webm | .gif | folder/ (numbered PNGs)
+    loop: bool = False                 # the last keyframe leads back into the first
+    kind: str = "linear"               # 'linear' | 'cubic' (smooth through the keyframes)
 
 
 def keyframe_label(i: int, state) -> str:
-    return (f"{i + 1}. seed ({state.x:.2f}, {state.y:.2f}) psi {state.trunc_psi:.2f}"
-            + (f" t ({state.translate_x:.3f}, {state.translate_y:.3f}) r {state.rotate:.1f}"
-               if state.translate_x or state.translate_y or state.rotate else ""))
+    latent = "w" if state.w is not None else f"seed ({state.x:.2f}, {state.y:.2f})"
+    extra = ""
+    if state.translate_x or state.translate_y or state.rotate:
+        extra += f" t ({state.translate_x:.3f}, {state.translate_y:.3f}) r {state.rotate:.1f}"
+    if state.class_idx is not None:
+        extra += f" class {state.class_idx}"
+    if state.layer:
+        extra += f" layer {state.layer}"
+    return f"{i + 1}. {latent} psi {state.trunc_psi:.2f}{extra}"
+
+
+def format_eta(seconds: float) -> str:
+    s = int(round(max(seconds, 0.0)))
+    return f"{s // 60}:{s % 60:02d}"
 
 
 class VideoDialog:
+    """Public interface (the app and its tests): build, open, tick, stop; add_current, move, delete, select;
+    s (VideoSettings), keyframes (RenderStates in order), recipe(), export(), cancel(), job, status, progress."""
+
     def __init__(self, ctx, cache_source: Callable):
         self.ctx = ctx
         self.s = VideoSettings()
         self.keyframes: list = []
         self.job: Optional[BackgroundJob] = None
         self._cache_source = cache_source      # () -> the NetworkCache to render with
+        self._path = ""                        # the running export's output
+        self._t_start = 0.0
 
     def build(self) -> None:
-        with dpg.window(label="Export video", show=False, width=520, height=420) as self.window:
+        with dpg.window(label="Export video", show=False, width=560, height=440) as self.window:
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Add current state", callback=lambda *_: self.add_current())
                 dpg.add_button(label="Up", callback=lambda *_: self.move(-1))
@@ -66,34 +80,49 @@ class VideoDialog:
                                                   callback=lambda _s, v: setattr(self.s, "frames_between", v))
             self.fps_input = dpg.add_input_int(label="fps", default_value=self.s.fps, min_value=1, min_clamped=True,
                                                width=120, callback=lambda _s, v: setattr(self.s, "fps", v))
-            self.path_input = dpg.add_input_text(label="file", default_value=self.s.path, width=300,
-                                                 callback=lambda _s, v: setattr(self.s, "path", v))
             with dpg.group(horizontal=True):
-                dpg.add_button(label="Export", callback=lambda *_: self.export())
-                dpg.add_button(label="Cancel", callback=lambda *_: self.stop())
-                self.progress = dpg.add_progress_bar(default_value=0.0, width=200)
+                self.loop_input = dpg.add_checkbox(label="loop", default_value=self.s.loop,
+                                                   callback=lambda _s, v: setattr(self.s, "loop", v))
+                self.kind_input = dpg.add_combo(list(KINDS), label="interpolation", default_value=self.s.kind,
+                                                width=100, callback=lambda _s, v: setattr(self.s, "kind", v))
+            self.path_input = dpg.add_input_text(label="file (.mp4 .webm .gif or folder/)", default_value=self.s.path,
+                                                 width=300, callback=lambda _s, v: setattr(self.s, "path", v))
+            with dpg.group(horizontal=True):
+                self.export_button = dpg.add_button(label="Export", callback=lambda *_: self.export())
+                self.cancel_button = dpg.add_button(label="Cancel", callback=lambda *_: self.cancel())
+                self.progress = dpg.add_progress_bar(default_value=0.0, width=220)
             self.status = dpg.add_text("")
 
     def open(self) -> None:
         dpg.configure_item(self.window, show=True)
         dpg.focus_item(self.window)
 
+    # ---- the timeline ------------------------------------------------------------------------------------
+    def labels(self) -> list[str]:
+        return [keyframe_label(i, k) for i, k in enumerate(self.keyframes)]
+
     def _refresh(self, selected: Optional[int] = None) -> None:
-        labels = [keyframe_label(i, k) for i, k in enumerate(self.keyframes)]
+        labels = self.labels()
         dpg.configure_item(self.list, items=labels)
         if labels:
-            dpg.set_value(self.list, labels[min(selected if selected is not None else len(labels) - 1, len(labels) - 1)])
+            i = len(labels) - 1 if selected is None else max(0, min(selected, len(labels) - 1))
+            dpg.set_value(self.list, labels[i])
 
     def selected(self) -> Optional[int]:
         value = dpg.get_value(self.list)
-        labels = [keyframe_label(i, k) for i, k in enumerate(self.keyframes)]
+        labels = self.labels()
         return labels.index(value) if value in labels else None
 
+    def select(self, i: int) -> None:
+        self._refresh(i)
+
     def add_current(self) -> None:
+        """Appends the state the window shows now and selects it."""
         self.keyframes.append(self.ctx.current_state().replace(list_layers=False, fft_show=False))
         self._refresh()
 
     def move(self, delta: int) -> None:
+        """Moves the selected keyframe delta places (the selection follows it)."""
         i = self.selected()
         if i is None or not 0 <= i + delta < len(self.keyframes):
             return
@@ -102,13 +131,25 @@ class VideoDialog:
         self._refresh(i + delta)
 
     def delete(self) -> None:
+        """Removes the selected keyframe; the one after it (or the new last) becomes selected."""
         i = self.selected()
         if i is not None:
             del self.keyframes[i]
             self._refresh(i)
 
+    def recipe(self) -> Recipe:
+        """The timeline as a recipe: frames_between in-between frames from each keyframe to the next."""
+        frames = max(1, int(self.s.frames_between) + 1)
+        return Recipe(keyframes=[Keyframe(state=k, frames=frames) for k in self.keyframes], loop=bool(self.s.loop),
+                      kind=self.s.kind, fps=float(self.s.fps))
+
+    # ---- export ------------------------------------------------------------------------------------------
+    def running(self) -> bool:
+        return self.job is not None and not self.job.done.is_set()
+
     def export(self) -> bool:
-        if self.job is not None and not self.job.done.is_set():
+        """Starts the export on a helper thread; False (with the reason in the status line) when it cannot."""
+        if self.running():
             return False
         if len(self.keyframes) < 2:
             dpg.set_value(self.status, "add at least two keyframes")
@@ -117,24 +158,32 @@ class VideoDialog:
         if not path or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             dpg.set_value(self.status, f"{path or '(empty)'}: its folder does not exist")
             return False
-        keys = self.keyframes
-        if len({(k.checkpoint, k.which) for k in keys}) > 1:
+        if len({(k.checkpoint, k.which) for k in self.keyframes}) > 1:
             dpg.set_value(self.status, "all keyframes must use the same network")
             return False
-        recipe = Recipe(keyframes=[Keyframe(state=k, frames=max(1, int(self.s.frames_between) + 1)) for k in keys],
-                        fps=float(self.s.fps))
+        recipe = self.recipe()
         try:
             recipe.validate()
         except Exception as e:
             dpg.set_value(self.status, str(e))
             return False
         cache = self._cache_source()
+        self._path, self._t_start = path, time.monotonic()
         self.job = BackgroundJob(lambda progress, cancel: export_recipe(cache, recipe, path, progress, cancel),
                                  "video-export")
+        dpg.set_value(self.progress, 0.0)
+        dpg.configure_item(self.progress, overlay="")
         dpg.set_value(self.status, f"exporting to {path} ...")
         return True
 
+    def cancel(self) -> None:
+        """Asks the running export to stop without waiting for it (tick reports when it has)."""
+        if self.running():
+            self.job.cancel.set()
+            dpg.set_value(self.status, "cancelling ...")
+
     def stop(self) -> None:
+        """Cancels and waits (the window is closing)."""
         if self.job is not None:
             self.job.stop()
 
@@ -142,7 +191,18 @@ class VideoDialog:
         job = self.job
         if job is None:
             return
-        dpg.set_value(self.progress, job.progress)
+        p = job.progress
+        dpg.set_value(self.progress, p)
+        if 0 < p < 1 and not job.cancel.is_set():
+            elapsed = time.monotonic() - self._t_start
+            dpg.configure_item(self.progress, overlay=f"{p * 100:.0f}%  ETA {format_eta(elapsed * (1 - p) / p)}")
         if job.done.is_set():
             self.job = None
-            dpg.set_value(self.status, job.error or ("cancelled" if not job.result else f"wrote {self.s.path}"))
+            if job.error:
+                message = job.error
+            elif not job.result:
+                message = "cancelled"
+            else:
+                message = f"wrote {self._path}"
+                dpg.configure_item(self.progress, overlay="100%")
+            dpg.set_value(self.status, message)
