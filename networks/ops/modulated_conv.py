@@ -145,7 +145,6 @@ def modulated_conv2d_sg3(x, w, s, demodulate=True, padding=0, input_gain=None, f
         raise ValueError('modulated_conv2d_sg3 takes symmetric padding: an int or [ph, pw]')
 
     if demodulate:
-        w = w * w.square().mean(dim=[1, 2, 3], keepdim=True).rsqrt()
         s = s * s.square().mean().rsqrt()
     gain = _sg3_gain(input_gain, N, I, s)
 
@@ -153,6 +152,8 @@ def modulated_conv2d_sg3(x, w, s, demodulate=True, padding=0, input_gain=None, f
         # Several samples on the CPU: one shared convolution batches better than N small ones.
         fused = x.device.type != 'cpu' or (N == 1 and prefer_fused(x, w))
     if impl == 'ref' or fused:
+        if demodulate:
+            w = w * w.square().mean(dim=[1, 2, 3], keepdim=True).rsqrt()
         wm = w.unsqueeze(0) * s.reshape(N, 1, I, 1, 1)  # [N, O, I, kh, kw]
         if demodulate:
             wm = wm * (wm.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt().reshape(N, O, 1, 1, 1)
@@ -162,9 +163,13 @@ def modulated_conv2d_sg3(x, w, s, demodulate=True, padding=0, input_gain=None, f
                      padding=padding, groups=N)
         return y.reshape(N, O, *y.shape[2:])
 
+    # Non-fused: convolve with the raw weight and fold both normalisations into one output scale. With
+    # wsq = sum_k w^2 [O, I], the pre-normalised weight has sum_k w'^2 = wsq / mean_o, mean_o = mean(w_o^2).
     scale = s if gain is None else s * gain
     y = F.conv2d(x * scale.to(x.dtype).reshape(N, I, 1, 1), w.to(x.dtype), padding=padding)
     if demodulate:
-        dcoefs = (s.square() @ w.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
-        y = y * dcoefs.to(x.dtype).reshape(N, O, 1, 1)
+        wsq = w.square().sum(dim=[2, 3])                                    # [O, I]
+        inv_mean = (I * kh * kw) / wsq.sum(dim=1)                           # [O] = 1 / mean_o
+        dcoefs = (s.square() @ (wsq * inv_mean[:, None]).t() + 1e-8).rsqrt()  # [N, O]
+        y = y * (dcoefs * inv_mean.sqrt()).to(x.dtype).reshape(N, O, 1, 1)
     return y
