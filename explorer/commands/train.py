@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--cbase", type=int, default=32768, help="channel base")
     a("--cmax", type=int, default=512, help="max channels")
     a("--map-depth", type=int, default=None, help="mapping layers (default 8 for stylegan2, 2 for stylegan3)")
+    a("--num-layers", type=int, default=None,
+      help="StyleGAN3 synthesis layers (default 14; fewer make a small model cheaper)")
     a("--glr", type=float, default=None, help="G learning rate (default 0.002 stylegan2, 0.0025 stylegan3)")
     a("--dlr", type=float, default=0.002, help="D learning rate")
     a("--freezed", type=int, default=0, help="freeze the first N layers of D (transfer learning)")
@@ -76,6 +78,7 @@ def options_from_args(args: argparse.Namespace):
                         batch_gpu=args.batch_gpu, mirror=args.mirror, cond=args.cond, aug=args.aug,
                         augpipe=args.augpipe, target=args.target, p=args.p, resume=args.resume, kimg=args.kimg,
                         tick=args.tick, snap=args.snap, cbase=args.cbase, cmax=args.cmax, map_depth=args.map_depth,
+                        num_layers=args.num_layers,
                         glr=args.glr, dlr=args.dlr, freezed=args.freezed, mbstd_group=args.mbstd_group,
                         seed=args.seed, nproc=args.nproc, device=args.device, workers=args.workers,
                         metrics=_parse_metrics(args.metrics), metric_samples=args.metric_samples,

@@ -58,6 +58,7 @@ class TrainOptions:
     cbase: int = 32768
     cmax: int = 512
     map_depth: Optional[int] = None
+    num_layers: Optional[int] = None      # StyleGAN3 synthesis layers; None = 14, as NVIDIA's configs.
     glr: Optional[float] = None
     dlr: float = 0.002
     freezed: int = 0                      # Freeze this many of D's highest-resolution blocks.
@@ -137,6 +138,8 @@ class TrainOptions:
             errs.append(f"--metrics: unknown {', '.join(bad)}; expected {', '.join(METRICS)}")
         if self.metrics and self.cfg == "stylegan2":
             errs.append("--metrics eqt/eqr need a StyleGAN3 cfg")
+        if self.num_layers is not None and (self.cfg == "stylegan2" or self.num_layers < 3):
+            errs.append("--num-layers takes a StyleGAN3 cfg and at least 3 layers")
         return errs
 
     @property
@@ -161,7 +164,8 @@ def network_configs(opts: TrainOptions, resolution: int, channels: int, c_dim: i
                             channel_max=opts.cmax, fused_modconv_default="inference_only", **common)
     else:
         radial = opts.cfg == "stylegan3-r"
-        g = StyleGAN3Config(mapping=MappingConfig(num_layers=depth),
+        layers = {} if opts.num_layers is None else {"num_layers": opts.num_layers}
+        g = StyleGAN3Config(mapping=MappingConfig(num_layers=depth), **layers,
                             channel_base=opts.cbase * (2 if radial else 1),
                             channel_max=opts.cmax * (2 if radial else 1),
                             conv_kernel=1 if radial else 3, use_radial_filters=radial,
