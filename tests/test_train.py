@@ -175,6 +175,7 @@ def test_cli_rejects_bad_input(data16, tmp_path, capsys):
         (["--data", data16, "--cond", *TINY_ARGS], "labels"),
         (["--data", data16, "--nproc", "3", *TINY_ARGS], "multiple of --nproc"),
         (["--data", data16, "--metrics", "eqt", *TINY_ARGS], "StyleGAN3"),
+        (["--data", data16, "--num-layers", "8", *TINY_ARGS], "StyleGAN3"),
         (["--data", data16, "--resume", str(tmp_path / "nope.pkl"), *TINY_ARGS], "no such file"),
     ]
     for extra, needle in cases:
@@ -223,3 +224,11 @@ def test_fine_tune_from_a_tensorflow_pickle(tmp_path):
     stats = _run_steps(t, 1)[0]
     assert math.isfinite(stats["Loss/G/loss"]) and math.isfinite(stats["Loss/D/loss"])
     assert any(not torch.equal(a, b) for a, b in zip(before, t.G.parameters()))  # the step trained G
+
+
+def test_num_layers_sets_the_stylegan3_depth():
+    from networks.training.options import network_configs
+    g, _ = network_configs(tiny_options("d.zip", "out", cfg="stylegan3-t", num_layers=8), 32, 3, 0)
+    assert g.num_layers == 8 and g.num_ws == 10
+    g, _ = network_configs(tiny_options("d.zip", "out", cfg="stylegan3-t"), 32, 3, 0)
+    assert g.num_layers == 14                                        # NVIDIA's depth unless asked
