@@ -11,7 +11,9 @@ Formats read:
 """
 from __future__ import annotations
 
+import dataclasses
 import io
+import math
 import os
 import pathlib
 import pickle
@@ -19,10 +21,12 @@ import re
 import tempfile
 from typing import Any, BinaryIO, Union
 
+import numpy as np
 import torch
+from torch.overrides import TorchFunctionMode
 
 from networks import config as C
-from networks.errors import CheckpointError, UnknownArchitectureError
+from networks.errors import CheckpointError, UnknownArchitectureError, UnsafeCheckpointError
 from networks.pickles import PersistentRecord, TFNetworkRecord, safe_load
 
 FORMAT = "sg-explorer/1"
@@ -53,6 +57,134 @@ def build_network(cfg) -> torch.nn.Module:
     return build_discriminator(cfg) if isinstance(cfg, C.DiscriminatorConfig) else build_generator(cfg)
 
 
+# ----------------------------------------------------------------------------------------------
+# Guards on what a file asks the constructors to build. A flipped or forged kwarg must fail here in
+# one line, not make a constructor loop for hours or allocate gigabytes before the shape check.
+
+# Inclusive ranges for int fields by name; any other int field must lie in _INT_DEFAULT.
+_INT_LIMITS = {
+    "img_resolution": (4, 1 << 14), "channel_base": (1, 1 << 26), "num_layers": (0, 64), "num_critical": (0, 64),
+    "filter_size": (1, 64), "lrelu_upsampling": (1, 16), "conv_kernel": (1, 15), "margin_size": (0, 1024),
+    "num_fp16_res": (0, 32), "mbstd_num_channels": (0, 1 << 10),
+    "w_dim": (1, 1 << 16), "img_channels": (1, 1 << 10), "channel_max": (1, 1 << 16),
+}
+_INT_DEFAULT = (0, 1 << 16)
+# StyleGAN3 filter settings drive the filter tap counts (numpy arrays, outside the allocation budget).
+_FLOAT_LIMITS = {"first_cutoff": (0.5, 1 << 14), "first_stopband": (0.5, 1 << 15), "last_stopband_rel": (1.0, 4.0)}
+
+
+def check_config(cfg, what: str) -> None:
+    """Raises CheckpointError when a config read from a file has a value of the wrong type or out of range."""
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v):
+            check_config(v, what)
+            continue
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        if kind.startswith("Optional["):
+            if v is None:
+                continue
+            kind = kind[len("Optional["):-1]
+        if kind == "int":
+            lo, hi = _INT_LIMITS.get(f.name, _INT_DEFAULT)
+            ok = type(v) is int and lo <= v <= hi
+            if f.name == "img_resolution" and ok:
+                ok = v & (v - 1) == 0
+            expect = f"an integer in {lo}..{hi}" + (" (a power of two)" if f.name == "img_resolution" else "")
+        elif kind == "float":
+            lo, hi = _FLOAT_LIMITS.get(f.name, (-1e9, 1e9))
+            ok = type(v) in (int, float) and math.isfinite(v) and lo <= v <= hi
+            expect = f"a number in {lo:g}..{hi:g}"
+        elif kind == "bool":
+            ok, expect = type(v) in (bool, int) and v in (0, 1), "True or False"
+        elif kind == "str":
+            ok, expect = isinstance(v, str) and len(v) <= 64, "a short string"
+        elif kind.startswith("Tuple"):
+            ok = (isinstance(v, tuple) and 0 < len(v) <= 16
+                  and all(type(x) in (int, float) and math.isfinite(x) for x in v))
+            expect = "1..16 finite numbers"
+        else:
+            continue
+        if not ok:
+            raise CheckpointError(f"{what}: {f.name}={_short(v)} is not {expect}")
+
+
+def _short(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_FACTORIES = {torch.randn, torch.rand, torch.zeros, torch.ones, torch.empty, torch.full, torch.eye}
+
+
+def _requested_numel(func, args, kwargs) -> int:
+    """Elements a factory call will allocate, read from its size arguments before it runs."""
+    if func is torch.eye:
+        n = args[0] if args else kwargs.get("n", 0)
+        m = args[1] if len(args) > 1 and isinstance(args[1], int) else kwargs.get("m", n)
+        return int(n) * int(m)
+    size = kwargs.get("size", args[0] if len(args) == 1 or func is torch.full else args)
+    if isinstance(size, int):
+        size = args if func is not torch.full else (size,)
+    numel = 1
+    for d in size:
+        numel *= max(int(d), 0)
+    return numel
+
+
+class _AllocationBudget(TorchFunctionMode):
+    """Stops a constructor whose tensors would far exceed what the checkpoint holds.
+
+    Every parameter and buffer the constructor creates is later overwritten by a tensor from the file,
+    so an honest config allocates about as many elements (and factory calls) as the file's state has.
+    """
+
+    def __init__(self, state: dict, what: str):
+        super().__init__()
+        self.what = what
+        self.elements_left = 2 * sum(t.numel() for t in state.values() if isinstance(t, torch.Tensor)) + (1 << 24)
+        self.calls_left = 4 * len(state) + 256
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _FACTORIES:
+            self.calls_left -= 1
+            try:
+                self.elements_left -= _requested_numel(func, args, kwargs)
+            except (TypeError, ValueError, IndexError):
+                pass  # an unusual call form: torch itself checks it
+            if self.elements_left < 0 or self.calls_left < 0:
+                raise CheckpointError(f"{self.what}: its constructor settings describe a network far larger "
+                                      f"than the tensors stored in the file")
+        return func(*args, **kwargs)
+
+
+def _build_checked(cfg, state: dict, what: str) -> torch.nn.Module:
+    """build_network(cfg) for a config read from a file, under the guards above."""
+    check_config(cfg, what)
+    with _AllocationBudget(state, what):
+        return build_network(cfg)
+
+
+# Checks and copies go through numpy where it can: a few hundred small tensors through torch's
+# intra-op thread pool take 100x longer on a busy machine, for no gain.
+
+def _all_finite(t: torch.Tensor) -> bool:
+    if not t.is_floating_point():
+        return True
+    try:
+        return bool(np.isfinite(t.detach().numpy()).all())
+    except TypeError:  # bfloat16 has no numpy dtype
+        return bool(torch.isfinite(t).all())
+
+
+def _copy_into(dst: torch.Tensor, src: torch.Tensor) -> None:
+    try:
+        np.copyto(dst.detach().numpy(), src.detach().numpy(), casting="same_kind")
+    except (TypeError, RuntimeError):  # bfloat16, or a tensor not on the CPU
+        dst.copy_(src.to(dst.dtype))
+
+
 def _load_state(module: torch.nn.Module, state: dict, what: str) -> torch.nn.Module:
     own = module.state_dict()
     missing = [k for k in own if k not in state]
@@ -69,11 +201,14 @@ def _load_state(module: torch.nn.Module, state: dict, what: str) -> torch.nn.Mod
             raise CheckpointError(f"{what}: {k} is not a tensor")
         if tuple(v.shape) != tuple(own[k].shape):
             raise CheckpointError(f"{what}: {k} has shape {list(v.shape)}, expected {list(own[k].shape)}")
-        if not torch.isfinite(v.float()).all() and v.is_floating_point():
+        if v.dtype != own[k].dtype and not (v.is_floating_point() and own[k].is_floating_point()):
+            raise CheckpointError(f"{what}: {k} is {str(v.dtype).replace('torch.', '')}, "
+                                  f"expected {str(own[k].dtype).replace('torch.', '')}")
+        if not _all_finite(v):
             raise CheckpointError(f"{what}: {k} holds non-finite values")
     with torch.no_grad():
         for k, t in own.items():
-            t.copy_(state[k].to(t.dtype))
+            _copy_into(t, state[k])
     return module.eval().requires_grad_(False)
 
 
@@ -110,11 +245,12 @@ def _init_kwargs(rec: PersistentRecord) -> dict:
     return dict(kwargs)
 
 
-def generator_arch(rec: PersistentRecord) -> str:
+def generator_arch(rec: PersistentRecord, key: str = "G") -> str:
     """'stylegan2' | 'stylegan3-t' | 'stylegan3-r' from a Generator record's children and kwargs."""
     synthesis = _children(rec).get("synthesis")
     if rec.class_name != "Generator" or not isinstance(synthesis, PersistentRecord):
-        raise UnknownArchitectureError(f"unknown generator class {rec.class_name!r}")
+        raise UnknownArchitectureError(f"{key}: unknown generator class {rec.class_name!r} "
+                                       f"(without a 'synthesis' network)")
     names = set(_children(synthesis))
     if "input" in names:
         kwargs = _init_kwargs(rec)
@@ -122,7 +258,8 @@ def generator_arch(rec: PersistentRecord) -> str:
         return "stylegan3-r" if kwargs.get("use_radial_filters") else "stylegan3-t"
     if "b4" in names:
         return "stylegan2"
-    raise UnknownArchitectureError(f"unknown synthesis network layout (children: {sorted(names)[:5]})")
+    raise UnknownArchitectureError(f"{key}: unknown generator architecture: class {rec.class_name!r} with synthesis "
+                                   f"class {synthesis.class_name!r} (layers {', '.join(sorted(names)[:4]) or 'none'})")
 
 
 def network_from_record(rec: Any, key: str) -> torch.nn.Module | None:
@@ -131,26 +268,42 @@ def network_from_record(rec: Any, key: str) -> torch.nn.Module | None:
     if not isinstance(rec, PersistentRecord):
         raise CheckpointError(f"{key}: expected a network object, found {type(rec).__name__}")
     if rec.class_name == "Generator":
-        cfg = C.generator_config_from_nvidia(generator_arch(rec), _init_kwargs(rec))
-        return _load_state(build_generator(cfg), flatten_record_state(rec), key)
+        cfg = C.generator_config_from_nvidia(generator_arch(rec, key), _init_kwargs(rec))
+        state = flatten_record_state(rec)
+        return _load_state(_build_checked(cfg, state, key), state, key)
     if rec.class_name == "Discriminator":
         if "b4" not in _children(rec):
-            raise UnknownArchitectureError(f"{key}: unknown discriminator layout")
+            raise UnknownArchitectureError(f"{key}: unknown discriminator architecture: class {rec.class_name!r} "
+                                           f"without a 'b4' block")
         cfg = C.discriminator_config_from_nvidia(_init_kwargs(rec))
-        return _load_state(build_discriminator(cfg), flatten_record_state(rec), key)
+        state = flatten_record_state(rec)
+        return _load_state(_build_checked(cfg, state, key), state, key)
     if rec.class_name == "AugmentPipe":
         return _augment_pipe(_init_kwargs(rec), flatten_record_state(rec), key)
     raise UnknownArchitectureError(f"{key}: unknown network class {rec.class_name!r}")
 
 
 def _augment_pipe(kwargs: dict, state: dict, key: str):
+    import inspect
+
     from networks.training.augment import AugmentPipe  # training code: imported only when a file has one
+    known = set(inspect.signature(AugmentPipe.__init__).parameters) - {"self"}
+    for k, v in kwargs.items():
+        if k not in known:
+            raise UnknownArchitectureError(f"{key}: AugmentPipe option {k!r} is not supported")
+        values = v if isinstance(v, (list, tuple)) else [v]
+        if not (0 < len(values) <= 16 and all(type(x) in (int, float, bool) and math.isfinite(x) for x in values)):
+            raise CheckpointError(f"{key}: AugmentPipe option {k}={_short(v)} is not a number")
     pipe = AugmentPipe(**kwargs)
     own = pipe.state_dict()
     with torch.no_grad():
         for k, t in own.items():
-            if k in state and tuple(state[k].shape) == tuple(t.shape):
-                t.copy_(state[k])
+            v = state.get(k)
+            # NVIDIA's pipe keeps other filter buffers (Hz_geom, ...): only same-named, same-shaped ones carry over.
+            if isinstance(v, torch.Tensor) and tuple(v.shape) == tuple(t.shape):
+                if not torch.isfinite(v.float()).all():
+                    raise CheckpointError(f"{key}: {k} holds non-finite values")
+                t.copy_(v)
     return pipe.requires_grad_(False)
 
 
@@ -182,9 +335,9 @@ def _from_nvidia_tf(data: tuple) -> dict:
     for key, rec in (("G", tf_g), ("G_ema", tf_gs)):
         kwargs, state = tf_convert.convert_tf_generator(rec)
         cfg = C.generator_config_from_nvidia("stylegan2", kwargs)
-        out[key] = _load_state(build_generator(cfg), state, key)
+        out[key] = _load_state(_build_checked(cfg, state, key), state, key)
     kwargs, state = tf_convert.convert_tf_discriminator(tf_d)
-    out["D"] = _load_state(build_discriminator(C.discriminator_config_from_nvidia(kwargs)), state, "D")
+    out["D"] = _load_state(_build_checked(C.discriminator_config_from_nvidia(kwargs), state, "D"), state, "D")
     return out
 
 
@@ -213,7 +366,9 @@ def network_from_dict(d: Any, key: str) -> torch.nn.Module | None:
         cfg = C.config_from_dict(d.get("config"))
     except (TypeError, ValueError) as e:
         raise UnknownArchitectureError(f"{key}: {e}") from None
-    return _load_state(build_network(cfg), d["state_dict"], key)
+    if not isinstance(d["state_dict"], dict):
+        raise CheckpointError(f"{key}: malformed network entry (state_dict is not a dict)")
+    return _load_state(_build_checked(cfg, d["state_dict"], key), d["state_dict"], key)
 
 
 def _from_own(data: dict) -> dict:
@@ -263,25 +418,44 @@ def atomic_write_bytes(path: Union[str, os.PathLike], blob: bytes) -> pathlib.Pa
 # Entry point
 
 
-_SNAPSHOT = re.compile(r"network-snapshot-(\d+)\.pkl$")
+_SNAPSHOT = re.compile(r"network-snapshot-(\d+)\.pkl")
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def newest_snapshot(run_dir: Union[str, os.PathLike]) -> pathlib.Path:
-    """The newest complete `network-snapshot-*.pkl` in a training run folder."""
+    """The highest-numbered `network-snapshot-<kimg>.pkl` file in a training run folder.
+
+    Snapshots are written to a temporary name and renamed, so every file matching the name is complete.
+    """
     run_dir = pathlib.Path(run_dir)
-    snaps = sorted((int(m.group(1)), p) for p in run_dir.iterdir() if (m := _SNAPSHOT.search(p.name)))
+    try:
+        snaps = sorted((int(m.group(1)), p.name, p) for p in run_dir.iterdir()
+                       if (m := _SNAPSHOT.fullmatch(p.name)) and p.is_file())
+    except OSError as e:
+        raise CheckpointError(f"{run_dir}: cannot list the folder ({e.strerror or e})") from None
     if not snaps:
         raise CheckpointError(f"{run_dir}: no network-snapshot-*.pkl in this folder")
-    return snaps[-1][1]
+    return snaps[-1][2]
 
 
-def _open_source(f) -> tuple[BinaryIO, str, bool]:
+def _open_source(f) -> tuple[BinaryIO, str, bool, str]:
+    """(binary stream, name for messages, whether the caller must close it, note for errors) for any source."""
     if hasattr(f, "read"):
-        return f, getattr(f, "name", "<file>"), False
-    name = os.fspath(f)
-    if isinstance(name, str) and re.match(r"^https?://", name):
+        return f, os.path.basename(str(getattr(f, "name", "<file>"))), False, ""
+    try:
+        name = os.fsdecode(f)
+    except TypeError:
+        raise CheckpointError(f"cannot load a checkpoint from a {type(f).__name__}") from None
+    scheme = _URL.match(name)
+    if scheme and scheme.group(1).lower() in ("http", "https"):
         from networks.download import open_url
         path = open_url(name)
+        try:
+            return open(path, "rb"), name, True, f" (downloaded to {path}; delete it to fetch it again)"
+        except OSError as e:
+            raise CheckpointError(f"{path}: cannot open ({e.strerror or e})") from None
+    elif scheme:
+        raise CheckpointError(f"{name}: only http(s) URLs can be downloaded")
     else:
         path = pathlib.Path(name).expanduser()
         if path.is_dir():
@@ -289,9 +463,22 @@ def _open_source(f) -> tuple[BinaryIO, str, bool]:
         if not path.exists():
             raise CheckpointError(f"{name}: no such file")
     try:
-        return open(path, "rb"), str(path), True
+        return open(path, "rb"), path.name, True, ""
     except OSError as e:
-        raise CheckpointError(f"{path}: cannot open ({e.strerror})") from None
+        raise CheckpointError(f"{path}: cannot open ({e.strerror or e})") from None
+
+
+def _one_line(text: str, limit: int = 240) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _reraise_with_name(e: CheckpointError, name: str, note: str = ""):
+    """The same error class (and refused global) with the file name in front, on one line."""
+    message = f"{name}: " * bool(name) + _one_line(e, 400) + note
+    if isinstance(e, UnsafeCheckpointError):
+        return UnsafeCheckpointError(message, e.global_name)
+    return type(e)(message)
 
 
 def load_network_pkl(f) -> dict:
@@ -300,14 +487,27 @@ def load_network_pkl(f) -> dict:
     Returns a dict with the networks present in the file among 'G', 'D', 'G_ema'
     (the project's own modules, eval mode, on the CPU), 'augment_pipe' and
     'training_set_kwargs' where present, 'format' ('nvidia-pytorch' | 'nvidia-tensorflow' |
-    'sg-explorer'), plus the project's own extra entries (e.g. 'resume').
+    'sg-explorer'), plus the project's own extra entries (e.g. 'resume'). A URL is downloaded once
+    into the cache (`networks.download`); a folder means its newest `network-snapshot-*.pkl`.
+
+    Raises CheckpointError (one line) for anything it cannot read, UnsafeCheckpointError (naming
+    the refused global) for a pickle that reaches outside the allow-list, UnknownArchitectureError
+    (naming the class) for a network it does not implement.
     """
-    stream, name, close = _open_source(f)
+    stream, base, close, note = _open_source(f)
     try:
-        data = safe_load(stream)
+        return _load(stream, base)
+    except CheckpointError as e:
+        if not note:
+            raise
+        raise _reraise_with_name(e, "", note) from None
     finally:
         if close:
             stream.close()
+
+
+def _load(stream: BinaryIO, base: str) -> dict:
+    data = safe_load(stream)
     try:
         if isinstance(data, dict) and data.get("format") == FORMAT:
             out, fmt = _from_own(data), "sg-explorer"
@@ -318,11 +518,11 @@ def load_network_pkl(f) -> dict:
         else:
             raise CheckpointError("no networks in this file (expected keys G, D, G_ema)")
     except CheckpointError as e:
-        raise type(e)(f"{os.path.basename(name)}: {e}") from None
-    except (KeyError, TypeError, ValueError, AttributeError, AssertionError, RuntimeError) as e:
-        raise CheckpointError(f"{os.path.basename(name)}: malformed checkpoint ({type(e).__name__}: {e})") from None
+        raise _reraise_with_name(e, base) from None
+    except Exception as e:  # the file's contents made a constructor fail: a bad checkpoint, not a crash
+        raise CheckpointError(f"{base}: malformed checkpoint ({type(e).__name__}: {_one_line(e)})") from e
     if not any(k in out for k in NETWORK_KEYS):
-        raise CheckpointError(f"{os.path.basename(name)}: no networks in this file")
+        raise CheckpointError(f"{base}: no networks in this file")
     out["format"] = fmt
     return out
 

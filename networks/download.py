@@ -7,6 +7,7 @@ goes to a temporary name and is renamed only once complete: an interrupted one l
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import pathlib
 import re
@@ -39,6 +40,11 @@ def _progress(total: int | None, name: str):
                 disable=None, leave=False)
 
 
+def _one_line(e) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def open_url(url: str, timeout: float = 60.0) -> pathlib.Path:
     """Downloads `url` into the cache unless it is there already; returns the cached file's path.
 
@@ -47,8 +53,12 @@ def open_url(url: str, timeout: float = 60.0) -> pathlib.Path:
     dest = cached_path(url)
     if dest.is_file():
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
+    except OSError as e:
+        raise CheckpointError(f"download cache {dest.parent}: {e.strerror or e} "
+                              f"(SG_EXPLORER_CACHE chooses another folder)") from None
     try:
         with os.fdopen(fd, "wb") as out:
             try:
@@ -65,7 +75,11 @@ def open_url(url: str, timeout: float = 60.0) -> pathlib.Path:
                 raise CheckpointError(f"{url}: HTTP {e.code} {e.reason}") from None
             except (urllib.error.URLError, OSError) as e:
                 reason = getattr(e, "reason", None) or e
-                raise CheckpointError(f"{url}: download failed ({reason})") from None
+                raise CheckpointError(f"{url}: download failed ({_one_line(reason)})") from None
+            except http.client.HTTPException as e:  # e.g. IncompleteRead: a chunked reply cut short
+                raise CheckpointError(f"{url}: download failed ({type(e).__name__}: {_one_line(e)})") from None
+            except ValueError as e:  # a URL urllib cannot parse
+                raise CheckpointError(f"{url}: {_one_line(e)}") from None
             if total is not None and got != total:
                 raise CheckpointError(f"{url}: download cut short ({got} of {total} bytes)")
             out.flush()
