@@ -6,11 +6,14 @@ Every payload tries to create a canary file; a safe loader must refuse each one 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import marshal
 import pickle
 import struct
+import sys
+import types
 import zipfile
 from pathlib import Path
 
@@ -57,6 +60,20 @@ class PersId:
 
     def __init__(self, pid):
         self.pid = pid
+
+
+class Put:
+    """`value`, then stored in memo slot `index` (PUT / BINPUT), left on the stack."""
+
+    def __init__(self, index: int, value):
+        self.index, self.value = index, value
+
+
+class Get:
+    """The object in memo slot `index` (GET / BINGET): how a pickle refers to one object twice."""
+
+    def __init__(self, index: int):
+        self.index = index
 
 
 def _emit(x, p: int, out: list):
@@ -130,6 +147,11 @@ def _emit(x, p: int, out: list):
             e(v)
             out.append(b"s" if p == 0 else b"")
         out.append(b"" if p == 0 else b"u")
+    elif isinstance(x, Put):
+        e(x.value)
+        out.append(b"p%d\n" % x.index if p == 0 else b"q" + bytes([x.index]))
+    elif isinstance(x, Get):
+        out.append(b"g%d\n" % x.index if p == 0 else b"h" + bytes([x.index]))
     elif isinstance(x, PersId):
         if p == 0:
             out.append(b"P" + str(x.pid).encode("ascii") + b"\n")
@@ -205,6 +227,102 @@ def zip_torch(data_pkl: bytes, entries: dict | None = None) -> bytes:
         for k, v in (entries or {}).items():
             zf.writestr(f"archive/data/{k}", v)
     return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------
+# NVIDIA-format writer: records from `safe_load` back into a pickle shaped like NVIDIA's files, so tests
+# can make the variants real checkpoints come in (only G_ema, extra keys, an augment pipe, other classes).
+
+def _never_called(*args):
+    raise AssertionError("a stand-in for NVIDIA's code was called")
+
+
+class _Persistent:
+    def __init__(self, meta):
+        self.meta = meta
+
+    def __reduce__(self):
+        return sys.modules["torch_utils.persistence"]._reconstruct_persistent_obj, (self.meta,)
+
+
+@contextlib.contextmanager
+def nvidia_modules(live: bool = False):
+    """Stand-in modules named like NVIDIA's (torch_utils.persistence, dnnlib.util, dnnlib.tflib.network):
+    for pickle to write their global names, or, with live=True, for the plain unpickler to read files that
+    use them (the persistence function then just returns its meta dict), as the corpus' control does."""
+    names = ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util", "dnnlib.tflib", "dnnlib.tflib.network")
+    made = {name: types.ModuleType(name) for name in names}
+    code = (lambda meta: meta).__code__ if live else _never_called.__code__
+    fn = types.FunctionType(code, {}, "_reconstruct_persistent_obj")
+    fn.__module__, fn.__qualname__ = "torch_utils.persistence", "_reconstruct_persistent_obj"
+    made["torch_utils.persistence"]._reconstruct_persistent_obj = fn
+    made["dnnlib.util"].EasyDict = type("EasyDict", (dict,), {"__module__": "dnnlib.util"})
+    made["dnnlib.tflib.network"].Network = type("Network", (), {"__module__": "dnnlib.tflib.network",
+                                                                "__setstate__": lambda self, st: None})
+    for name in names:
+        if "." in name:
+            parent, child = name.rsplit(".", 1)
+            setattr(made[parent], child, made[name])
+    saved = {name: sys.modules.get(name) for name in made}
+    sys.modules.update(made)
+    try:
+        yield made
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = old
+
+
+def nvidia_pickle(obj, protocol: int = 4, module_src: str = "# source omitted\n") -> bytes:
+    """Pickles `obj` with every PersistentRecord written as NVIDIA's persistence REDUCE (meta dict)
+    and every `_init_kwargs` dict as a dnnlib.util.EasyDict; tensors and numpy values as torch / numpy
+    pickle them. `module_src` is what each network embeds as its source."""
+    from networks.pickles import PersistentRecord
+
+    with nvidia_modules() as mods:
+        easydict = mods["dnnlib.util"].EasyDict
+
+        def convert(x, key=None):
+            if isinstance(x, PersistentRecord):
+                return _Persistent({"type": "class", "version": 6, "module_src": module_src,
+                                    "class_name": x.class_name, "state": convert(x.state)})
+            if isinstance(x, dict):
+                out = type(x)((k, convert(v, k)) for k, v in x.items())
+                return easydict(out) if key == "_init_kwargs" else out
+            if isinstance(x, list):
+                return [convert(v) for v in x]
+            if isinstance(x, tuple):
+                return tuple(convert(v) for v in x)
+            return x
+
+        return pickle.dumps(convert(obj), protocol=protocol)
+
+
+def rewrite_strings(data: bytes, mapping: dict) -> bytes:
+    """`data` with every pickled string equal to a key of `mapping` replaced by its value.
+
+    FRAME opcodes (protocol 4+) are dropped, since their lengths would no longer hold; frames are
+    optional, so the result is still a valid pickle of the same objects.
+    """
+    import pickletools
+
+    ops = list(pickletools.genops(data))
+    out, count = [], 0
+    for i, (op, arg, pos) in enumerate(ops):
+        end = ops[i + 1][2] if i + 1 < len(ops) else len(data)
+        if op.name == "FRAME":
+            continue
+        if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8") and arg in mapping:
+            b = mapping[arg].encode("utf-8", "surrogatepass")
+            out.append(b"X" + struct.pack("<I", len(b)) + b)
+            count += 1
+        else:
+            out.append(data[pos:end])
+    if not count:
+        raise ValueError("none of the strings occur in the pickle")
+    return b"".join(out)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -354,4 +472,11 @@ def build_corpus(canary: Path, scripts: Path) -> list[Case]:
     code = f"open({str(canary)!r}, 'w').close()\n"
     place("module_src", lambda p: {"G": persistent(module_meta(src=code))}, unsafe=False)
     place("build_module_src", lambda p: (tf_network(src=code),), unsafe=False)
+    # ... and the same source handed to exec / compile+exec by the pickle itself (memo reference).
+    place("module_src run by exec", lambda p: {"G": persistent(module_meta(src=Put(1, code))),
+                                               "x": Call(G("builtins", "exec"), Get(1))}, "builtins.exec")
+    place("build_module_src run by exec", lambda p: (tf_network(src=Put(1, code)), Call(G("builtins", "exec"), Get(1))),
+          "builtins.exec")
+    place("module_src run by compile", lambda p: {"G": persistent(module_meta(src=Put(1, code))), "x": Call(
+        G("builtins", "exec"), Call(G("builtins", "compile"), Get(1), "<src>", "exec"))}, "builtins.exec")
     return cases

@@ -7,6 +7,7 @@ fuzzed the same way.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import pickletools
@@ -72,6 +73,7 @@ class FuzzReport:
     cases: int = 0
     loaded: int = 0
     refused: int = 0
+    refused_by: collections.Counter = dataclasses.field(default_factory=collections.Counter)  # class name -> n
     problems: list = dataclasses.field(default_factory=list)
     slowest: tuple = (0.0, "")
     total_s: float = 0.0
@@ -90,11 +92,21 @@ def fuzz(target: Callable[[bytes], object], data: bytes, cases: int, seed: int, 
             report.loaded += 1
         except CaseTimeout:
             report.problems.append(f"{name}: ran past {per_case_s} s")
-        except allowed:
+        except allowed as e:
             report.refused += 1
+            report.refused_by[type(e).__name__] += 1
+            if "\n" in str(e):
+                report.problems.append(f"{name}: {type(e).__name__} message is not one line: {e!r}"[:300])
         except BaseException as e:  # noqa: BLE001 - anything else is exactly what we are looking for
             report.problems.append(f"{name}: {type(e).__name__}: {e}"[:300])
         dt = time.perf_counter() - t0
         report.slowest = max(report.slowest, (dt, name))
     report.total_s = time.perf_counter() - start
     return report
+
+
+def summary(label: str, report: FuzzReport) -> str:
+    refused = ", ".join(f"{n} {k}" for k, n in sorted(report.refused_by.items()))
+    return (f"{label}: {report.cases} cases, {report.loaded} loaded, {report.refused} refused ({refused}), "
+            f"{len(report.problems)} problems, {report.total_s:.1f} s, slowest {report.slowest[0]:.2f} s "
+            f"({report.slowest[1]})")
