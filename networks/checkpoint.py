@@ -70,6 +70,7 @@ _INT_LIMITS = {
 }
 _INT_DEFAULT = (0, 1 << 16)
 # StyleGAN3 filter settings drive the filter tap counts (numpy arrays, outside the allocation budget).
+_CHOICES = {"architecture": ("orig", "skip", "resnet")}
 _FLOAT_LIMITS = {"first_cutoff": (0.5, 1 << 14), "first_stopband": (0.5, 1 << 15), "last_stopband_rel": (1.0, 4.0)}
 
 
@@ -97,6 +98,8 @@ def check_config(cfg, what: str) -> None:
             expect = f"a number in {lo:g}..{hi:g}"
         elif kind == "bool":
             ok, expect = type(v) in (bool, int) and v in (0, 1), "True or False"
+        elif kind == "str" and f.name in _CHOICES:
+            ok, expect = v in _CHOICES[f.name], " | ".join(_CHOICES[f.name])
         elif kind == "str":
             ok, expect = isinstance(v, str) and len(v) <= 64, "a short string"
         elif kind.startswith("Tuple"):
@@ -439,7 +442,7 @@ def newest_snapshot(run_dir: Union[str, os.PathLike]) -> pathlib.Path:
 
 
 def _open_source(f) -> tuple[BinaryIO, str, bool, str]:
-    """(binary stream, name for messages, whether the caller must close it, note for errors) for any source."""
+    """(binary stream, name for messages, whether the caller must close it, cached file of a URL or '')."""
     if hasattr(f, "read"):
         return f, os.path.basename(str(getattr(f, "name", "<file>"))), False, ""
     try:
@@ -451,7 +454,7 @@ def _open_source(f) -> tuple[BinaryIO, str, bool, str]:
         from networks.download import open_url
         path = open_url(name)
         try:
-            return open(path, "rb"), name, True, f" (downloaded to {path}; delete it to fetch it again)"
+            return open(path, "rb"), name, True, str(path)
         except OSError as e:
             raise CheckpointError(f"{path}: cannot open ({e.strerror or e})") from None
     elif scheme:
@@ -494,13 +497,15 @@ def load_network_pkl(f) -> dict:
     the refused global) for a pickle that reaches outside the allow-list, UnknownArchitectureError
     (naming the class) for a network it does not implement.
     """
-    stream, base, close, note = _open_source(f)
+    stream, base, close, cached = _open_source(f)
     try:
-        return _load(stream, base)
+        return _load(stream, os.path.basename(cached) if cached else base)
     except CheckpointError as e:
-        if not note:
+        if not cached:
             raise
-        raise _reraise_with_name(e, "", note) from None
+        # A complete download that does not load stays broken until removed from the cache: say where it is.
+        where = "" if cached in str(e) else f" ({cached})"
+        raise _reraise_with_name(e, base, f"; the downloaded file{where} can be deleted to fetch it again") from None
     finally:
         if close:
             stream.close()

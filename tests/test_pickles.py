@@ -8,6 +8,7 @@ import collections
 import io
 import json
 import math
+import os
 import pickle
 import struct
 from pathlib import Path
@@ -350,3 +351,241 @@ def test_tensor_view_outside_its_storage():
 def test_deep_nesting_is_an_error():
     with pytest.raises(CheckpointError, match="nested too deeply"):
         safe_load(b"\x80\x04]" + b"\x85" * 100_000 + b".")  # a tuple inside a tuple ... 100000 deep
+
+
+# ------------------------------------------------------------------------------------------------
+# load_network_pkl: sources, partial files, extras, unknown architectures, bad files
+
+from networks import load_network_pkl  # noqa: E402
+from networks.checkpoint import load_bytes  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sg2_records():
+    return safe_load(DATA / "sg2-32" / "network.pkl")
+
+
+@pytest.fixture(scope="module")
+def sg2_reference():
+    return load_network_pkl(DATA / "sg2-32" / "network.pkl")
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return list(sa) == list(sb) and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_full_fixture_contents(sg2_reference):
+    out = sg2_reference
+    assert set(out) == {"G", "D", "G_ema", "augment_pipe", "training_set_kwargs", "format"}
+    assert out["format"] == "nvidia-pytorch" and out["augment_pipe"] is None  # the file holds None
+    assert out["training_set_kwargs"]["class_name"] == "training.dataset.ImageFolderDataset"
+    assert out["training_set_kwargs"]["resolution"] == 32 and out["training_set_kwargs"]["use_labels"] is False
+    assert type(out["D"]).__name__ == "Discriminator" and out["G_ema"].arch == "stylegan2"
+    assert not any(p.requires_grad for p in out["G_ema"].parameters()) and not out["G_ema"].training
+
+
+def test_sources_path_str_file_object_and_bytes_path(tmp_path, monkeypatch, sg2_reference):
+    path = DATA / "sg2-32" / "network.pkl"
+    ref = sg2_reference["G_ema"]
+    for source in (path, str(path), os.fsencode(path)):
+        assert _same_weights(load_network_pkl(source)["G_ema"], ref), type(source)
+    with open(path, "rb") as f:
+        assert _same_weights(load_network_pkl(f)["G_ema"], ref)
+        assert not f.closed  # the caller's file stays the caller's
+    with open(path, "r", encoding="latin1") as f, pytest.raises(CheckpointError, match="binary"):
+        load_network_pkl(f)
+    home = tmp_path / "home"
+    (home / "nets").mkdir(parents=True)
+    os.symlink(path, home / "nets" / "x.pkl")
+    monkeypatch.setenv("HOME", str(home))
+    assert _same_weights(load_network_pkl("~/nets/x.pkl")["G_ema"], ref)
+    with pytest.raises(CheckpointError, match="only http"):
+        load_network_pkl("ftp://example.invalid/x.pkl")
+    with pytest.raises(CheckpointError, match="cannot load a checkpoint from a int"):
+        load_network_pkl(3)
+
+
+def test_run_folder_opens_the_newest_snapshot(tmp_path):
+    run = tmp_path / "00003-stylegan3-r-run"
+    run.mkdir()
+    os.symlink(DATA / "sg2-32" / "network.pkl", run / "network-snapshot-000040.pkl")
+    os.symlink(DATA / "sg3r-32" / "network.pkl", run / "network-snapshot-000100.pkl")
+    # Decoys a loose match would pick (all newer-numbered, none loadable): a partial write, a copy, a folder.
+    (run / ".network-snapshot-000900.pkl.x1y2.tmp").write_bytes(b"partial")
+    (run / "network-snapshot-000800.pkl.bak").write_bytes(b"junk")
+    (run / "old-network-snapshot-000700.pkl").write_bytes(b"junk")
+    (run / "network-snapshot-000600.pkl").mkdir()
+    (run / "stats.jsonl").write_text("{}\n")
+    os.utime(run / "network-snapshot-000100.pkl", (1, 1), follow_symlinks=False)  # number, not mtime, decides
+    assert load_network_pkl(run)["G_ema"].arch == "stylegan3-r"
+    assert load_network_pkl(str(run))["G_ema"].arch == "stylegan3-r"
+    # 100 > 40 numerically even where 40 sorts later as text.
+    os.rename(run / "network-snapshot-000100.pkl", run / "network-snapshot-100.pkl")
+    assert load_network_pkl(run)["G_ema"].arch == "stylegan3-r"
+    empty = tmp_path / "empty-run"
+    empty.mkdir()
+    with pytest.raises(CheckpointError, match="no network-snapshot"):
+        load_network_pkl(empty)
+
+
+@pytest.mark.parametrize("keys", [("G_ema",), ("G",), ("G", "D"), ("D", "G_ema")])
+def test_a_file_with_only_some_networks(sg2_records, sg2_reference, keys):
+    blob = hostile.nvidia_pickle({k: sg2_records[k] for k in keys})
+    out = load_bytes(blob)
+    assert set(out) == set(keys) | {"format"}  # absent networks are absent, not None
+    for k in keys:
+        assert _same_weights(out[k], sg2_reference[k]), k
+
+
+def test_only_g_ema_renders_like_the_full_file(sg2_records):
+    out = load_bytes(hostile.nvidia_pickle({"G_ema": sg2_records["G_ema"]}, protocol=2))
+    e = expected("sg2-32")
+    img = out["G_ema"](torch.from_numpy(e["z"]), None, truncation_psi=0.7, noise_mode="const", force_fp32=True)
+    ref = e["img_psi07"]
+    assert np.abs(img.numpy() - ref).max() <= 1e-3 * max(1.0, np.abs(ref).max())
+
+
+def _augment_record(p=0.3, **extra_kwargs):
+    kwargs = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, brightness=1, contrast=1,
+                  lumaflip=1, hue=1, saturation=1, **extra_kwargs)  # NVIDIA's 'bgc' preset
+    buffers = collections.OrderedDict(p=torch.tensor(p), Hz_geom=torch.randn(12), Hz_fbank=torch.randn(4, 64))
+    return PersistentRecord("AugmentPipe", {"_parameters": collections.OrderedDict(), "_buffers": buffers,
+                                            "_modules": collections.OrderedDict(), "_init_args": (),
+                                            "_init_kwargs": kwargs}, "0" * 64)
+
+
+def test_augment_pipe_and_training_set_kwargs_and_extra_keys(sg2_records):
+    tsk = {"class_name": "training.dataset.ImageFolderDataset", "path": "x.zip", "resolution": 32, "xflip": True}
+    blob = hostile.nvidia_pickle({"G_ema": sg2_records["G_ema"], "augment_pipe": _augment_record(0.3),
+                                  "training_set_kwargs": tsk, "progress": {"cur_nimg": 123}, "version": 7})
+    out = load_bytes(blob)
+    assert set(out) == {"G_ema", "augment_pipe", "training_set_kwargs", "format"}  # unknown keys ignored
+    pipe = out["augment_pipe"]
+    assert type(pipe).__name__ == "AugmentPipe" and float(pipe.p) == pytest.approx(0.3)
+    assert pipe.init_kwargs["xflip"] == 1 and pipe.init_kwargs["saturation"] == 1 and pipe.init_kwargs["noise"] == 0
+    assert out["training_set_kwargs"] == tsk
+    with pytest.raises(UnknownArchitectureError, match="AugmentPipe option 'warp'"):
+        load_bytes(hostile.nvidia_pickle({"G_ema": sg2_records["G_ema"], "augment_pipe": _augment_record(warp=1)}))
+
+
+def _renamed(rec: PersistentRecord, path: str, class_name: str) -> PersistentRecord:
+    """A copy of `rec` (state shared) whose module at dotted `path` ('' = itself) has another class name."""
+    if not path:
+        return PersistentRecord(class_name, rec.state, rec.module_src_hash)
+    head, _, rest = path.partition(".")
+    modules = collections.OrderedDict(rec.state["_modules"])
+    modules[head] = _renamed(modules[head], rest, class_name)
+    return PersistentRecord(rec.class_name, dict(rec.state, _modules=modules), rec.module_src_hash)
+
+
+def test_unknown_architecture_names_the_class(sg2_records):
+    g = sg2_records["G_ema"]
+    cases = [
+        ({"G_ema": _renamed(g, "", "StyleGANXLGenerator")}, "StyleGANXLGenerator"),
+        ({"D": _renamed(sg2_records["D"], "", "ProjectedDiscriminator")}, "ProjectedDiscriminator"),
+    ]
+    # A Generator whose synthesis network has neither StyleGAN2 blocks nor a StyleGAN3 input.
+    syn = g.state["_modules"]["synthesis"]
+    odd = PersistentRecord("SuperresSynthesis", dict(syn.state, _modules=collections.OrderedDict(
+        (k.replace("b", "sr"), v) for k, v in syn.state["_modules"].items())), syn.module_src_hash)
+    cases.append(({"G_ema": PersistentRecord("Generator", dict(g.state, _modules=collections.OrderedDict(
+        g.state["_modules"], synthesis=odd)), g.module_src_hash)}, "SuperresSynthesis"))
+    for data, name in cases:
+        with pytest.raises(UnknownArchitectureError) as e:
+            load_bytes(hostile.nvidia_pickle(data))
+        assert name in str(e.value) and "\n" not in str(e.value)
+
+
+def _with_kwargs(rec: PersistentRecord, **changes) -> PersistentRecord:
+    kwargs = dict(rec.state["_init_kwargs"])
+    for k, v in changes.items():
+        if "." in k:
+            outer, inner = k.split(".")
+            kwargs[outer] = dict(kwargs.get(outer) or {}, **{inner: v})
+        else:
+            kwargs[k] = v
+    return PersistentRecord(rec.class_name, dict(rec.state, _init_kwargs=kwargs), rec.module_src_hash)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"z_dim": 2**31}, "z_dim=2147483648"),                        # would allocate 512 GiB
+    ({"mapping_kwargs.num_layers": 10**6}, "num_layers=1000000"),  # would loop for minutes
+    ({"img_resolution": 48}, "power of two"),
+    ({"img_resolution": 2**20}, "img_resolution"),
+    ({"w_dim": 0}, "w_dim=0"),
+    ({"w_dim": 64.5}, "w_dim=64.5"),
+    ({"channel_base": 2**26, "channel_max": 2**16}, "far larger than the tensors"),  # 38e9-element convs
+    ({"channel_max": 128}, "has shape"),
+    ({"conv_clamp": float("nan")}, "conv_clamp=nan"),
+    ({"architecture": "weird"}, "weird"),
+])
+def test_bad_constructor_settings_fail_fast_in_one_line(sg2_records, changes, message):
+    import time
+    blob = hostile.nvidia_pickle({"G_ema": _with_kwargs(sg2_records["G_ema"], **changes)})
+    t0 = time.perf_counter()
+    with pytest.raises(CheckpointError) as e:
+        load_bytes(blob)
+    assert time.perf_counter() - t0 < 10
+    assert message in str(e.value) and "\n" not in str(e.value) and str(e.value).startswith("<file>: G_ema: ")
+
+
+def test_bad_tensors_in_a_well_formed_file(sg2_records):
+    g = sg2_records["G_ema"]
+    w = g.state["_modules"]["mapping"].state["_modules"]["fc0"].state["_parameters"]["weight"]
+
+    def with_fc0_weight(t):
+        fc0 = g.state["_modules"]["mapping"].state["_modules"]["fc0"]
+        fc0 = PersistentRecord(fc0.class_name, dict(fc0.state, _parameters=collections.OrderedDict(
+            fc0.state["_parameters"], weight=t)), fc0.module_src_hash)
+        mapping = g.state["_modules"]["mapping"]
+        mapping = PersistentRecord(mapping.class_name, dict(mapping.state, _modules=collections.OrderedDict(
+            mapping.state["_modules"], fc0=fc0)), mapping.module_src_hash)
+        return {"G_ema": PersistentRecord("Generator", dict(g.state, _modules=collections.OrderedDict(
+            g.state["_modules"], mapping=mapping)), g.module_src_hash)}
+
+    bad = w.clone()
+    bad[0, 0] = float("nan")
+    for t, message in ((bad, "non-finite"), (w[:-1], "has shape"), (w.to(torch.int32), "is int32, expected float32"),
+                       (w.double(), None)):
+        blob = hostile.nvidia_pickle(with_fc0_weight(t))
+        if message is None:
+            assert torch.equal(load_bytes(blob)["G_ema"].mapping.fc0.weight, w)  # float64 is cast, not refused
+            continue
+        with pytest.raises(CheckpointError, match=message):
+            load_bytes(blob)
+
+
+def test_truncated_or_corrupt_files_through_load_network_pkl(tmp_path):
+    data = (DATA / "sg2-32" / "network.pkl").read_bytes()
+    cases = {"empty": b"", "garbage": b"not a pickle at all\n", "png": b"\x89PNG\r\n\x1a\n" + b"\0" * 64,
+             "zip": b"PK\x03\x04" + b"\0" * 64, "a number": pickle.dumps(12345), "a dict": pickle.dumps({"a": 1}),
+             "a list of nets": pickle.dumps([1, 2])}
+    cases.update({f"cut at {n}": data[:n] for n in (1, 2, 100, 5000, len(data) // 3, len(data) - 1)})
+    for name, blob in cases.items():
+        path = tmp_path / "bad.pkl"
+        path.write_bytes(blob)
+        for source in (path, io.BytesIO(blob)):
+            with pytest.raises(CheckpointError) as e:
+                load_network_pkl(source)
+            text = str(e.value)
+            assert "\n" not in text and 0 < len(text) < 500, (name, text)
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_network_pkl(tmp_path / "missing.pkl")
+
+
+def test_own_format_round_trip(tmp_path, sg2_reference):
+    from networks import save_network_pkl
+    from networks.training.augment import AugmentPipe
+    pipe = AugmentPipe.from_preset("bgc")
+    with torch.no_grad():
+        pipe.p.fill_(0.125)
+    path = save_network_pkl(tmp_path / "own.pkl", {"G_ema": sg2_reference["G_ema"], "D": sg2_reference["D"],
+                                                    "augment_pipe": pipe, "training_set_kwargs": {"xflip": True},
+                                                    "resume": {"counters": {"cur_nimg": 64}}})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["own.pkl"]  # no temporary left behind
+    out = load_network_pkl(path)
+    assert set(out) == {"G_ema", "D", "augment_pipe", "training_set_kwargs", "resume", "format"}
+    assert out["format"] == "sg-explorer" and out["resume"]["counters"]["cur_nimg"] == 64
+    assert _same_weights(out["G_ema"], sg2_reference["G_ema"]) and _same_weights(out["D"], sg2_reference["D"])
+    assert float(out["augment_pipe"].p) == 0.125 and out["augment_pipe"].init_kwargs == pipe.init_kwargs
