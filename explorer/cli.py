@@ -43,12 +43,19 @@ def build_parser(name: str) -> argparse.ArgumentParser:
     return parser
 
 
+def usage_text() -> str:
+    """What `sg-explorer --help` prints: the GUI default, then one line per subcommand."""
+    lines = ["usage: sg-explorer [PKL|URL|RUN_DIR ...] [options]   open the explorer window",
+             "       sg-explorer COMMAND [options]                 run a command",
+             "",
+             "commands:"]
+    lines += [f"  {name:<10} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    lines += ["", "sg-explorer COMMAND --help shows a command's options (sg-explorer gui --help: the window's)."]
+    return "\n".join(lines) + "\n"
+
+
 def _print_usage() -> None:
-    print("usage: sg-explorer [PKL|URL|RUN_DIR ...]            open the explorer window")
-    print("       sg-explorer <command> [options]                 (sg-explorer <command> --help)\n")
-    print("commands:")
-    for name, (_, help_text) in COMMANDS.items():
-        print(f"  {name:<10} {help_text}")
+    print(usage_text(), end="")
 
 
 def main(argv: list[str] | None = None) -> int:

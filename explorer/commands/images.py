@@ -1,6 +1,12 @@
-"""`sg-explorer images PKL --seeds 0-3,7 --outdir DIR`: one PNG per seed, pixels as NVIDIA's tools write them."""
+"""`sg-explorer images PKL --seeds 0-3,7 --outdir DIR`: one PNG per seed, pixels as NVIDIA's tools write them.
+
+Pixels: uint8 of (img * 127.5 + 128).clamp(0, 255), img [N, C, H, W] from G(z, c) in about [-1, 1].
+--translate / --rotate set StyleGAN3's input transform as NVIDIA's gen_images.py does: the buffer
+`synthesis.input.transform` holds inverse([[cos a, sin a, x], [-sin a, cos a, y], [0, 0, 1]]).
+"""
 from __future__ import annotations
 
+import math
 import pathlib
 
 from explorer.errors import UserError
@@ -11,24 +17,34 @@ def _pair(text: str) -> tuple[float, float]:
         x, y = (float(v) for v in text.split(","))
     except ValueError:
         raise UserError(f"--translate expects X,Y (two numbers), got {text!r}") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise UserError(f"--translate {text}: X and Y must be finite numbers")
     return x, y
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("pkl", help="checkpoint: path, http(s) URL or training run folder")
-    parser.add_argument("--seeds", required=True, help="seeds, e.g. 0-3,7")
-    parser.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default 1)")
-    parser.add_argument("--trunc-cutoff", type=int, default=None, help="truncate only the first N ws")
-    parser.add_argument("--class", dest="class_idx", type=int, default=None, help="class label (conditional nets)")
-    parser.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
-    parser.add_argument("--noise-seed", type=int, default=0, help="seed of the noise in --noise-mode random")
-    parser.add_argument("--translate", type=str, default=None, help="StyleGAN3 input translation X,Y")
-    parser.add_argument("--rotate", type=float, default=0.0, help="StyleGAN3 input rotation, degrees")
-    parser.add_argument("--net", default="G_ema", choices=["G_ema", "G"], help="which generator")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda (default cpu)")
-    parser.add_argument("--batch", type=int, default=1, help="seeds rendered per forward pass")
-    parser.add_argument("--fp16", action="store_true", help="let fp16 layers run in fp16 on CUDA")
-    parser.add_argument("--outdir", required=True, help="folder for seedNNNN.png")
+    parser.add_argument("pkl", metavar="PKL", help="checkpoint: path, http(s) URL or training run folder")
+    parser.add_argument("--seeds", required=True, metavar="LIST", help="seeds, e.g. 0-3,7 (ranges inclusive)")
+    parser.add_argument("--trunc", type=float, default=1.0, metavar="PSI", help="truncation psi (default 1)")
+    parser.add_argument("--trunc-cutoff", type=int, default=None, metavar="N",
+                        help="truncate only the first N ws (default all)")
+    parser.add_argument("--class", dest="class_idx", type=int, default=None, metavar="IDX",
+                        help="class label, 0..c_dim-1 (conditional networks only)")
+    parser.add_argument("--noise-mode", default="const", choices=["const", "random", "none"],
+                        help="per-pixel noise: the stored constant (default), fresh random, or none")
+    parser.add_argument("--noise-seed", type=int, default=0, metavar="N",
+                        help="torch seed of the noise with --noise-mode random (default 0)")
+    parser.add_argument("--translate", type=str, default=None, metavar="X,Y",
+                        help="StyleGAN3: translate the input, in image widths/heights as in NVIDIA's "
+                             "gen_images.py (0.25,0 moves the content a quarter width right; +Y is down)")
+    parser.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
+                        help="StyleGAN3: rotate the input, degrees counter-clockwise (default 0)")
+    parser.add_argument("--net", default="G_ema", choices=["G_ema", "G"], help="which generator (default G_ema)")
+    parser.add_argument("--device", default="cpu", metavar="cpu|cuda", help="torch device (default cpu)")
+    parser.add_argument("--batch", type=int, default=1, metavar="N", help="seeds rendered per forward pass")
+    parser.add_argument("--fp16", action="store_true", help="CUDA: let the fp16 layers run in fp16")
+    parser.add_argument("--outdir", required=True, metavar="DIR",
+                        help="folder for seedNNNN.png (created if missing)")
 
 
 def run(args) -> int:
@@ -46,6 +62,8 @@ def run(args) -> int:
     translate = _pair(args.translate) if args.translate else (0.0, 0.0)
     if args.batch < 1:
         raise UserError("--batch must be at least 1")
+    if not math.isfinite(args.trunc) or not math.isfinite(args.rotate):
+        raise UserError("--trunc and --rotate must be finite numbers")
     if args.trunc_cutoff is not None and args.trunc_cutoff < 0:
         raise UserError("--trunc-cutoff must be >= 0")
     device = resolve_device(args.device)
