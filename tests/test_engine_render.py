@@ -13,7 +13,7 @@ from explorer.engine.spectrum import power_spectrum_db, spectrum_picture
 from explorer.engine.sticking import sticking_average, sticking_states
 from explorer.engine.untransform import make_transform, untransform_image
 from explorer.errors import UserError
-from test_engine_toy import ToyGenerator, have_networks, load
+from test_engine_toy import ToyGenerator, load
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,6 @@ def test_image_is_nvidia_quantisation_of_the_generator(sg2):
     assert r.render_ms > 0
 
 
-@pytest.mark.skipif(not have_networks(), reason="needs networks.load_network_pkl")
 def test_image_matches_nvidia_reference():
     from pathlib import Path
     G = load("sg2-32")
@@ -249,10 +248,96 @@ def test_sticking_translate_needs_stylegan3(sg2):
         sticking_average(sg2, RenderState(), "translate", frames=2)
 
 
-def test_sticking_translate_of_equivariant_toy_is_sharp():
-    G = ToyGenerator()
-    avg = sticking_average(G, RenderState(x=1), "translate", frames=5, sweep=4 / 32).astype(int)
-    base = render(G, RenderState(x=1)).image.astype(int)
-    assert np.abs(avg[4:-4, 4:-4] - base[4:-4, 4:-4]).max() <= 2
-    walk = sticking_average(G, RenderState(x=1), "latent_walk", frames=8, radius=0.5).astype(int)
-    assert np.abs(walk - base).mean() > 1  # the walk does change the image (the check above can fail)
+class StuckToy(ToyGenerator):
+    """The equivariant toy plus a fixed checkerboard that ignores the input transform: texture sticking."""
+
+    def forward(self, z, c, **kw):
+        return super().forward(z, c, **kw)
+
+    def __init__(self):
+        super().__init__()
+        yy, xx = torch.meshgrid(torch.arange(32), torch.arange(32), indexing="ij")
+        self.register_buffer("board", (((xx // 2 + yy // 2) % 2) * 2 - 1).float() * 0.4)
+        inner = self.synthesis.forward
+        self.synthesis.forward = lambda ws, **kw: (inner(ws, **kw) * 0.6 + self.board).clamp(-1, 1)
+
+
+def _high_pass_energy(img: np.ndarray) -> float:
+    """Mean |difference| of horizontal neighbours (the translation sweep moves content along x)."""
+    return float(np.abs(np.diff(img.astype(np.float64).mean(axis=2), axis=1)).mean())
+
+
+def test_sticking_average_separates_moving_content_from_stuck_detail():
+    """Sharp in the average = stuck to pixels: the equivariant toy blurs, the checkerboard added after the
+    transform (ignoring it) stays."""
+    state = RenderState(x=1)
+    for mode, kw in (("translate", {"sweep": 8 / 32}), ("latent_walk", {"radius": 1.0})):
+        free = ToyGenerator()
+        frame = render(free, state).image
+        avg = sticking_average(free, state, mode, frames=9, **kw)
+        assert _high_pass_energy(avg) < 0.6 * _high_pass_energy(frame)        # moving content blurs
+        stuck = StuckToy()
+        avg = sticking_average(stuck, state, mode, frames=9, **kw).astype(np.float64).mean(axis=2)
+        board = stuck.board.numpy()
+        corr = np.corrcoef(avg.ravel(), board.ravel())[0, 1]
+        assert corr > 0.9                                                       # the stuck pattern stays
+
+
+def test_sticking_translate_frames_sweep_x_without_untransform():
+    states = sticking_states(ToyGenerator(), RenderState(translate_x=0.1, untransform=True), "translate", frames=5,
+                             sweep=0.2)
+    assert [round(s.translate_x, 6) for s in states] == [0.0, 0.05, 0.1, 0.15, 0.2]
+    assert not any(s.untransform for s in states)
+
+
+def test_sticking_progress_and_cancel(sg2):
+    seen = []
+    out = sticking_average(sg2, RenderState(), "latent_walk", frames=4, progress=seen.append)
+    assert out is not None and seen == [0.25, 0.5, 0.75, 1.0]
+    calls = []
+    stopped = sticking_average(sg2, RenderState(), "latent_walk", frames=10,
+                               progress=calls.append, cancelled=lambda: len(calls) >= 2)
+    assert stopped is None and calls == [0.1, 0.2]
+
+
+# ---------------------------------------------------------------------------------------------- hooks, ops
+def test_hooks_only_for_the_layer_view(sg2, monkeypatch):
+    """No forward hook is attached unless a layer is asked for; then only that layer's module is hooked."""
+    hooked = []
+    original = torch.nn.Module.register_forward_hook
+
+    def spy(module, hook, *a, **kw):
+        hooked.append(module)
+        return original(module, hook, *a, **kw)
+    monkeypatch.setattr(torch.nn.Module, "register_forward_hook", spy)
+    render(sg2, RenderState(x=1))
+    assert hooked == []
+    name = next(n for n in sg2.synthesis.layer_names if "." in n)     # a sub-module returning one tensor
+    render(sg2, RenderState(x=1, layer=name))
+    assert hooked == [sg2.synthesis.get_submodule(name)]
+    hooked.clear()
+    render(sg2, RenderState(x=1, layer="output"))          # the output needs no hook
+    assert hooked == []
+    assert all(len(m._forward_hooks) == 0 for m in sg2.modules())
+
+
+def test_result_names_the_ops_it_ran_on(sg2):
+    from networks.ops import default_impl
+    assert render(sg2, RenderState()).ops == "fast"
+    with default_impl("ref"):
+        assert render(sg2, RenderState()).ops == "ref"
+
+
+def test_spectrum_beta_and_range_change_the_picture(sg2):
+    name = sg2.synthesis.layer_names[-3]
+    base = RenderState(layer=name, fft_show=True)
+    a = render(sg2, base).spectrum
+    narrow = render(sg2, base.replace(fft_range_db=10.0)).spectrum
+    rect = render(sg2, base.replace(fft_beta=0.0)).spectrum
+    assert (narrow == 0).mean() > (a == 0).mean()           # a smaller dB range leaves more of it black
+    assert not np.array_equal(a, rect)
+    x = torch.zeros(1, 8, 8)
+    x[0, 4, 4] = 1.0                                         # an impulse has a flat spectrum before windowing
+    flat = power_spectrum_db(x, beta=0.0).flatten()
+    flat = torch.cat([flat[:4 * 8 + 4], flat[4 * 8 + 5:]])  # the mean (DC, at the centre) is subtracted first
+    assert float(flat.max() - flat.min()) < 1e-3

@@ -1,9 +1,9 @@
-"""A tiny stand-in generator with the project's network interface, for fast engine / worker / video tests.
+"""A tiny stand-in generator with the project's network interface, for what the real fixtures cannot show.
 
 The 'stylegan3' flavour is exactly translation-equivariant: its input is a sum of sinusoids evaluated at
 inverse(m) @ p and everything after it is pointwise, so the untransformed output of a translated render equals
-the untranslated one (away from the border). `load(name)` returns a real fixture network when
-`networks.load_network_pkl` is available, the toy otherwise.
+the untranslated one (away from the border); the fixtures' random weights are not equivariant. `load(name)`
+returns a real fixture network (tests/data/nvidia-compat).
 """
 from __future__ import annotations
 
@@ -124,28 +124,19 @@ class ToyGenerator(nn.Module):
         return self.synthesis(self.mapping(z, c, truncation_psi, truncation_cutoff), noise_mode=noise_mode)
 
 
-@functools.lru_cache(maxsize=1)
-def have_networks() -> bool:
-    """True when the project's loader reads a fixture (False while the networks package is incomplete)."""
-    try:
-        import networks
-        networks.load_network_pkl(fixture_path("sg2-32"))
-        return True
-    except Exception:
-        return False
-
-
 def fixture_path(name: str) -> Path:
     return FIXTURES / name / "network.pkl"
 
 
+@functools.lru_cache(maxsize=None)
+def _load_cached(name: str):
+    import networks
+    return networks.load_network_pkl(fixture_path(name))["G_ema"].eval()
+
+
 def load(name: str):
-    """A fixture's G_ema (eval mode) when the loader exists, else a toy of the same flavour."""
-    if have_networks():
-        import networks
-        return networks.load_network_pkl(fixture_path(name))["G_ema"].eval()
-    flavour = "stylegan2" if name.startswith("sg2") else ("stylegan3-r" if "sg3r" in name else "stylegan3-t")
-    return ToyGenerator(c_dim=3 if "cond" in name else 0, flavour=flavour).eval()
+    """A fixture's G_ema in eval mode (one copy per process: callers must not change its weights)."""
+    return _load_cached(name)
 
 
 def test_toy_is_translation_equivariant():

@@ -31,6 +31,7 @@ class RenderResult:
     stats: Optional[L.LayerStats] = None          # statistics of the selected layer
     layers: Optional[list] = None                 # [(name, (N, C, H, W))] when state.list_layers
     render_ms: float = 0.0                        # wall time of the render, milliseconds
+    ops: str = ""                                 # networks.ops implementation the render ran on: 'fast' | 'ref'
     error: Optional[str] = None                   # one-line message when the render failed
     state: Optional[RenderState] = None           # the state this result belongs to
     serial: int = 0                               # the worker's request number (0 outside a worker)
@@ -170,6 +171,15 @@ def synthesize(G, ws: torch.Tensor, m: Optional[np.ndarray] = None, noise_mode: 
                 buf.copy_(saved)
 
 
+def _ops_in_use() -> str:
+    """The ops implementation of this thread (a context variable: each render thread has its own)."""
+    try:
+        from networks.ops import current_impl
+    except ImportError:   # a stand-in network without the project's ops
+        return ""
+    return current_impl()
+
+
 @torch.no_grad()
 def render(G, state: RenderState) -> RenderResult:
     """Renders one state with network G (already on the state's device). Raises UserError for bad settings."""
@@ -183,7 +193,7 @@ def render(G, state: RenderState) -> RenderResult:
     with L.capture(G, wanted) as acts:
         img = synthesize(G, ws, m, state.noise_mode, state.noise_seed, state.force_fp32)
     acts[L.OUTPUT] = img
-    result = RenderResult(state=state)
+    result = RenderResult(state=state, ops=_ops_in_use())
     if state.untransform and m is not None:
         img = untransform_image(img, m)
     if img.shape[1] == 1:

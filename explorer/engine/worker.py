@@ -31,6 +31,19 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
+def lower_thread_priority(nice: int) -> bool:
+    """Raises the calling thread's nice value by `nice` (Linux: per thread), so that a window's drawing
+    threads win a contended core; False where the platform cannot. Lowering priority needs no privilege."""
+    if nice <= 0 or not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+        return True
+    except OSError:
+        return False
+
+
 class RenderWorker:
     """Background renderer.
 
@@ -40,11 +53,12 @@ class RenderWorker:
     """
 
     def __init__(self, cache: Optional[NetworkCache] = None, loader: Optional[Callable] = None,
-                 render_fn: Optional[Callable] = None, torch_threads: Optional[int] = None):
+                 render_fn: Optional[Callable] = None, torch_threads: Optional[int] = None, nice: int = 0):
         self.cache = cache or NetworkCache()
         self._loader = loader or (lambda s: self.cache.get(s.checkpoint, s.which, s.device))
         self._render = render_fn or render
         self._threads = torch_threads if torch_threads is not None else default_threads()
+        self._nice = nice
         self._cond = threading.Condition()
         self._pending: Optional[tuple[int, RenderState]] = None
         self._result: Optional[RenderResult] = None
@@ -105,6 +119,7 @@ class RenderWorker:
     # ------------------------------------------------------------------------------------------
     def _run(self) -> None:
         torch.set_num_threads(self._threads)
+        lower_thread_priority(self._nice)
         while True:
             with self._cond:
                 while self._pending is None and not self._closed:
