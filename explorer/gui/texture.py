@@ -25,6 +25,13 @@ def to_float_rgb(image: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def make_texture(registry: int | str, height: int = 1, width: int = 1):
+    """The fastest texture this platform offers: a GLTexture (OpenGL upload on change, exact magnified
+    pixels) where Dear PyGui draws with OpenGL, else a RawTexture."""
+    from explorer.gui.gltexture import GLTexture, gl_usable
+    return GLTexture(registry, height, width) if gl_usable() else RawTexture(registry, height, width)
+
+
 class RawTexture:
     """A float RGB raw texture of a fixed size; `show(image)` writes a new image into it.
 
@@ -35,6 +42,8 @@ class RawTexture:
     tag) when an image of another size arrives; `tag` names the current one, for
     `dpg.configure_item(image_widget, texture_tag=...)`.
     """
+
+    nearest = False     # sampled bilinearly: exact magnified pixels need show(..., repeat=k)
 
     def __init__(self, registry: int | str, height: int = 1, width: int = 1):
         self._registry = registry
@@ -99,6 +108,9 @@ class RawTexture:
                 np.multiply(src, np.float32(1.0 / 255.0), out=blocks, casting="unsafe")
             else:
                 np.clip(src, 0.0, 1.0, out=blocks, casting="unsafe")
+
+    def close(self) -> None:
+        pass
 
     def release_stale(self) -> None:
         """Deletes textures left over from a size change, once no widget uses them; their buffers are

@@ -1,9 +1,10 @@
 """The image view: the generated image in a drawlist with zoom and pan.
 
 zoom 0 fits the image to the view (whole multiples when it fits at least once); an integer zoom k draws
-each image pixel as exactly k x k screen pixels. Dear PyGui samples textures bilinearly, so magnified
-images are repeated k times in numpy and drawn 1:1 at whole-pixel positions; only the visible part goes
-into the texture, which Dear PyGui uploads every frame. Pan is in image pixels.
+each image pixel as exactly k x k screen pixels. With a nearest-sampled texture (GLTexture) the whole
+image is uploaded once per new image and zoom / pan only move the quad. A bilinear one (RawTexture,
+uploaded by Dear PyGui every frame) gets the visible part repeated k times in numpy, drawn 1:1 at
+whole-pixel positions. Pan is in image pixels.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 import dearpygui.dearpygui as dpg
 
-from explorer.gui.texture import RawTexture
+from explorer.gui.texture import make_texture
 
 import numpy as np
 
@@ -47,31 +48,39 @@ class ImageView:
     def __init__(self, texture_registry, width: int = 768, height: int = 768):
         self.s = ViewSettings()
         self.width, self.height = width, height
-        self.texture = RawTexture(texture_registry, 1, 1)
+        self.texture = make_texture(texture_registry, 1, 1)
         self.source: np.ndarray = np.zeros((1, 1, 3), np.uint8)   # the image, uint8 [H, W, 3]
         self.repeat = 1                                           # texture = source repeated this often
 
     def build(self, parent) -> None:
         self.drawlist = dpg.add_drawlist(self.width, self.height, parent=parent)
-        self.background = dpg.draw_rectangle((0, 0), (self.width, self.height), fill=(20, 20, 20), color=(20, 20, 20),
-                                             parent=self.drawlist)
+        # No background rectangle: the window's clear colour shows around the image (a filled rectangle
+        # of the view's size cost ~8 ms a frame in llvmpipe).
         self.image_item = dpg.draw_image(self.texture.tag, (0, 0), (1, 1), parent=self.drawlist)
         self.zoom_text = dpg.draw_text((6, 4), "fit", color=(200, 200, 200), size=14, parent=self.drawlist)
 
     def resize(self, width: int, height: int) -> None:
         self.width, self.height = max(width, 16), max(height, 16)
         dpg.configure_item(self.drawlist, width=self.width, height=self.height)
-        dpg.configure_item(self.background, pmax=(self.width, self.height))
         self.layout()
 
     def show(self, image) -> None:
         """image: uint8 [H, W, 3]."""
         self.source = image
+        if self.texture.nearest:
+            self.texture.show(image)
         self._upload()
 
     def _upload(self) -> None:
-        """Puts the visible part of the image into the texture (repeated k x k at whole zooms), and places it."""
+        """Places the image; for a bilinear texture, first writes the visible part into it (repeated k x k)."""
         h, w = self.source.shape[:2]
+        if self.texture.nearest:
+            x0, y0, x1, y1 = image_rect(self.width, self.height, w, h, self.s)
+            self.repeat, self.crop = 1, (0, 0, w, h)
+            dpg.configure_item(self.image_item, texture_tag=self.texture.tag, pmin=(x0, y0), pmax=(x1, y1))
+            dpg.configure_item(self.zoom_text, text="fit" if self.s.zoom == 0 else f"{self.s.zoom}x")
+            self.texture.release_stale()
+            return
         scale = view_scale(self.width, self.height, w, h, self.s)
         x0, y0, x1, y1 = image_rect(self.width, self.height, w, h, self.s)
         k = self._wanted_repeat()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import dearpygui.dearpygui as dpg
 
 from explorer.gui.panels.base import Panel, replace
-from explorer.gui.texture import RawTexture
+from explorer.gui.texture import make_texture
 
 VIEW_SIZE = 200   # on-screen size of the layer image and the spectrum, px
 
@@ -56,8 +56,8 @@ class LayersPanel(Panel):
             self.bind(dpg.add_slider_float, "db_range", label="spectrum dB range", min_value=10, max_value=120, width=200)
             self.bind(dpg.add_checkbox, "spectrum_all", label="spectrum of all channels (else the shown ones)")
             self.stats_text = dpg.add_text("")
-            self.image_texture = RawTexture(self.ctx.texture_registry, 1, 1)
-            self.spectrum_texture = RawTexture(self.ctx.texture_registry, 1, 1)
+            self.image_texture = make_texture(self.ctx.texture_registry, 1, 1)
+            self.spectrum_texture = make_texture(self.ctx.texture_registry, 1, 1)
             with dpg.group(horizontal=True):
                 self.image_widget = dpg.add_image(self.image_texture.tag, width=VIEW_SIZE, height=VIEW_SIZE)
                 self.spectrum_widget = dpg.add_image(self.spectrum_texture.tag, width=VIEW_SIZE, height=VIEW_SIZE)

@@ -15,7 +15,7 @@ import dearpygui.dearpygui as dpg
 from explorer.gui.engine_link import sticking_average
 from explorer.gui.panels.background import BackgroundJob
 from explorer.gui.panels.base import Panel
-from explorer.gui.texture import RawTexture
+from explorer.gui.texture import make_texture
 
 VIEW_SIZE = 200
 MODES = {"latent walk": "latent_walk", "translation sweep": "translate"}   # label -> engine mode
@@ -53,7 +53,7 @@ class StickingPanel(Panel):
                 dpg.add_button(label="Cancel", callback=lambda *_: self.stop())
                 self.progress = dpg.add_progress_bar(default_value=0.0, width=150)
             self.status = dpg.add_text("")
-            self.textures = [RawTexture(self.ctx.texture_registry, 1, 1) for _ in range(2)]
+            self.textures = [make_texture(self.ctx.texture_registry, 1, 1) for _ in range(2)]
             with dpg.group(horizontal=True):
                 self.image_widgets = [dpg.add_image(t.tag, width=VIEW_SIZE, height=VIEW_SIZE, show=False)
                                       for t in self.textures]
