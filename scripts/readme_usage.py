@@ -1,0 +1,169 @@
+"""Writes README.md's usage section from the commands' own argparse help, so the two never drift.
+
+    python scripts/readme_usage.py           rewrite the block between the usage markers in README.md
+    python scripts/readme_usage.py --check   exit 1 (and say so) if README.md's block is out of date
+
+Only the text between `<!-- usage:begin -->` and `<!-- usage:end -->` changes. The help text is
+formatted at a fixed terminal width (COLUMNS=100) so the result does not depend on the terminal.
+tests/test_readme.py fails when the README differs from what this script writes.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import pathlib
+import sys
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+BEGIN, END = "<!-- usage:begin -->", "<!-- usage:end -->"
+COLUMNS = 100
+
+# Per command: heading, a short description, examples. The options themselves come from --help.
+SECTIONS = [
+    ("gui", "sg-explorer [PKL|URL|RUN_DIR ...]",
+     "Opens the explorer window. The first checkpoint is shown; a second one is compared with it for texture "
+     "sticking. A training run folder opens its newest `network-snapshot-*.pkl` (and follows new ones); a URL is "
+     "downloaded once into the cache (`$SG_EXPLORER_CACHE`, default `~/.cache/sg-explorer/downloads`). With no "
+     "argument the last session's network, or the shipped default model, opens.",
+     ["sg-explorer",
+      "sg-explorer https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/"
+      "stylegan3-t-ffhq-1024x1024.pkl",
+      "sg-explorer runs/00000-stylegan3-t-faces-gpus1-batch32-gamma2/"]),
+    ("info", "sg-explorer info",
+     "Describes a checkpoint without rendering: file format, architecture (stylegan2, stylegan3-t, "
+     "stylegan3-r), resolution, z / w / c sizes, number of ws, every synthesis layer with its output shape, "
+     "and parameter counts. `--json` prints the same as JSON.",
+     ["sg-explorer info stylegan3-r-afhqv2-512x512.pkl", "sg-explorer info network-snapshot-000200.pkl --json"]),
+    ("images", "sg-explorer images",
+     "Renders one PNG per seed, `seedNNNN.png`, with NVIDIA's seed convention and pixel conversion, so a seed "
+     "gives the same image as NVIDIA's `gen_images.py`. `--translate` and `--rotate` set a StyleGAN3 network's "
+     "input transform with the same meaning as there.",
+     ["sg-explorer images ffhq.pkl --seeds 0-3,7 --trunc 0.7 --outdir out/",
+      "sg-explorer images sg3.pkl --seeds 42 --translate 0.25,0 --rotate 15 --outdir out/",
+      "sg-explorer images cond.pkl --seeds 0-9 --class 2 --noise-mode none --device cuda --outdir out/"]),
+    ("video", "sg-explorer video",
+     "Exports a video: a walk through seeds (one or a grid of them), StyleGAN3 translation / rotation, a "
+     "synthesis layer's activations, two checkpoints side by side, or a keyframe recipe saved from the GUI. "
+     "The format follows the `--output` name (.mp4, .webm, .gif, or a folder of PNG frames).",
+     ["sg-explorer video net.pkl --seeds 0-31 --grid 2x2 --w-frames 60 --output walk.mp4",
+      "sg-explorer video --keyframes recipe.json --output tour.webm"]),
+    ("dataset", "sg-explorer dataset",
+     "Turns a folder or zip of images into a training data set: a zip of square RGB PNGs plus `dataset.json` "
+     "(labels, if the source has a `dataset.json`).",
+     ["sg-explorer dataset --source ~/photos --dest data/photos-64.zip --resolution 64x64 --transform center-crop"]),
+    ("train", "sg-explorer train",
+     "Trains or fine-tunes StyleGAN2 / StyleGAN3-T / StyleGAN3-R on a data set zip, on the CPU or CUDA, in one "
+     "or several processes. Each run gets its own folder with `stats.jsonl`, snapshots that resume exactly, "
+     "and image grids; `--resume latest` picks up from the newest snapshot in `--outdir`.",
+     ["sg-explorer train --cfg stylegan3-t --data data/photos-64.zip --outdir runs --batch 32 --gamma 2 --mirror",
+      "sg-explorer train --cfg stylegan2 --data data/photos-64.zip --outdir runs --batch 32 --gamma 0.5 "
+      "--resume latest"]),
+    ("bench", "sg-explorer bench",
+     "Prints speed and memory figures (benchmarks, not tests): seconds per image and GFLOP/s of a full-size "
+     "generator with the reference and the fast ops, peak memory, GUI frame rate and latency, video export and "
+     "training throughput.",
+     ["sg-explorer bench --arch stylegan3-t --res 256", "sg-explorer bench --memory --arch stylegan3-t --res 1024"]),
+]
+
+
+@contextlib.contextmanager
+def _columns(width: int):
+    """argparse wraps to the terminal width it reads from $COLUMNS: pin it while formatting."""
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(width)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = old
+
+
+def help_texts() -> dict[str, str]:
+    """'' -> `sg-explorer --help`, and command name -> `sg-explorer <name> --help`, exactly as printed."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from explorer import cli
+    with _columns(COLUMNS):
+        texts = {"": cli.usage_text()}
+        for name in cli.COMMANDS:
+            texts[name] = cli.build_parser(name).format_help()
+    return texts
+
+
+def python_tag() -> str:
+    """argparse's layout differs between Python versions (3.13 changed it): the block records which one wrote it."""
+    return f"Python {sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def render() -> str:
+    """The usage block's Markdown (without the marker lines)."""
+    texts = help_texts()
+    missing = set(texts) - {""} - {name for name, *_ in SECTIONS}
+    if missing:
+        raise SystemExit(f"readme_usage.py: add a section for the new command(s) {', '.join(sorted(missing))}")
+    out = [f"<!-- written by scripts/readme_usage.py from each command's --help (COLUMNS={COLUMNS}, "
+           f"{python_tag()}); do not edit here: change the command, then run the script -->",
+           "", "```text", "$ sg-explorer --help", texts[""].rstrip("\n"), "```"]
+    for name, title, text, examples in SECTIONS:
+        if name not in texts:
+            continue  # a command that was removed
+        out += ["", f"### `{title}`", "", text, "", "```sh", *examples, "```", "",
+                "```text", f"$ sg-explorer {name} --help", texts[name].rstrip("\n"), "```"]
+    return "\n".join(out) + "\n"
+
+
+def replace_block(readme: str, block: str) -> str:
+    if readme.count(BEGIN) != 1 or readme.count(END) != 1 or readme.index(BEGIN) > readme.index(END):
+        raise SystemExit(f"readme_usage.py: README.md needs exactly one {BEGIN} ... {END} pair")
+    head, rest = readme.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{BEGIN}\n{block}{END}{tail}"
+
+
+def current_block(readme: str) -> str:
+    return readme.split(BEGIN, 1)[1].split(END, 1)[0].removeprefix("\n")
+
+
+def write_atomic(path: pathlib.Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report whether README.md is up to date")
+    parser.add_argument("--readme", type=pathlib.Path, default=README, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    readme = args.readme.read_text(encoding="utf-8")
+    updated = replace_block(readme, render())
+    if args.check:
+        if updated != readme:
+            print(f"{args.readme}: the usage section is out of date; run python scripts/readme_usage.py",
+                  file=sys.stderr)
+            return 1
+        return 0
+    if updated != readme:
+        write_atomic(args.readme, updated)
+        print(f"{args.readme}: usage section rewritten")
+    else:
+        print(f"{args.readme}: usage section already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
