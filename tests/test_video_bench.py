@@ -11,7 +11,8 @@ def test_bench_case_measures_both_rates(cache):
     assert r.frames == 2 * 3 and r.frame_size == (64, 32)
     assert r.gen_fps > 0 and r.total_fps > 0
     assert r.overhead_pct == pytest.approx((r.gen_fps / r.total_fps - 1) * 100)
-    assert "encoding overhead" in r.line() and "64x32" in r.line()
+    assert r.encode_fps > 0 and r.encode_pct == pytest.approx(r.gen_fps / r.encode_fps * 100)
+    assert "encoding overhead" in r.line() and "encoding alone" in r.line() and "64x32" in r.line()
 
 
 def test_default_cases_are_the_issues_two():
