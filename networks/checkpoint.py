@@ -69,8 +69,8 @@ _INT_LIMITS = {
     "w_dim": (1, 1 << 16), "img_channels": (1, 1 << 10), "channel_max": (1, 1 << 16),
 }
 _INT_DEFAULT = (0, 1 << 16)
-# StyleGAN3 filter settings drive the filter tap counts (numpy arrays, outside the allocation budget).
 _CHOICES = {"architecture": ("orig", "skip", "resnet")}
+# StyleGAN3 filter settings drive the filter tap counts (numpy arrays, outside the allocation budget).
 _FLOAT_LIMITS = {"first_cutoff": (0.5, 1 << 14), "first_stopband": (0.5, 1 << 15), "last_stopband_rel": (1.0, 4.0)}
 
 
