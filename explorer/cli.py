@@ -58,11 +58,22 @@ def _print_usage() -> None:
     print(usage_text(), end="")
 
 
+def _looks_like_a_mistyped_command(word: str) -> bool:
+    """A bare word that is no command and no existing file: `sg-explorer imagse ...` should not open the GUI."""
+    import os
+    return (word not in COMMANDS and word.isidentifier() and not os.path.exists(word))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("-h", "--help"):
         _print_usage()
         return 0
+    if argv and _looks_like_a_mistyped_command(argv[0]):
+        import difflib
+        close = difflib.get_close_matches(argv[0], COMMANDS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (commands: {', '.join(COMMANDS)})"
+        return _fail(f"unknown command {argv[0]!r}{hint}", 2)
     name = argv.pop(0) if argv and argv[0] in COMMANDS else "gui"
     try:
         parser = build_parser(name)

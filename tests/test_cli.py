@@ -260,6 +260,7 @@ def _one_line(code, err, expected_code) -> str:
     (["info", "{tmp}"], 1, "no network-snapshot"),
     (["info"], 2, "PKL"),
     (["info", SG2, "--net", "D"], 2, "--net"),
+    (["imagse", SG2, "--seeds", "1"], 2, "did you mean 'images'"),  # a typo does not open the window
 ])
 def test_errors_are_one_line(capsys, tmp_path, args, code, text):
     recs = safe_load(SG2)
