@@ -36,13 +36,16 @@ REQUIRED = {
                                       "persistent meta", "persistent child"],
     "code in module_src / build_module_src": ["module_src run by exec", "module_src run by compile",
                                               "build_module_src run by exec"],
+    "opcodes other than REDUCE": ["INST opcode", "OBJ opcode", "INST of an allowed name", "BUILD on OrderedDict",
+                                  "persistent id in plain pickle"],
 }
 # Categories whose payload must really run under a plain unpickler (the control): one per kind above.
 LIVE = ["os.system", "builtins.eval", "builtins.exec", "subprocess.check_output", "subprocess.run",
         "runpy.run_path", "pickle.loads", "load_from_bytes main", "load_from_bytes nested twice",
         "load_from_bytes sysinfo", "numpy object array", "numpy object scalar", "persistent state",
         "persistent _init_kwargs", "persistent _parameters", "persistent child", "module_src run by exec",
-        "module_src run by compile", "build_module_src run by exec", "tf static_kwargs", "tf variables"]
+        "module_src run by compile", "build_module_src run by exec", "tf static_kwargs", "tf variables",
+        "INST opcode", "OBJ opcode", "INST of an allowed name"]
 
 
 def category(case) -> str:

@@ -62,6 +62,20 @@ class PersId:
         self.pid = pid
 
 
+class Inst:
+    """module.name(*args) through the protocol 0/1 INST opcode (the name is inline text, not a GLOBAL)."""
+
+    def __init__(self, module: str, name: str, *args):
+        self.module, self.name, self.args = module, name, args
+
+
+class Obj:
+    """cls(*args) through the protocol 1 OBJ opcode."""
+
+    def __init__(self, cls, *args):
+        self.cls, self.args = cls, args
+
+
 class Put:
     """`value`, then stored in memo slot `index` (PUT / BINPUT), left on the stack."""
 
@@ -147,6 +161,17 @@ def _emit(x, p: int, out: list):
             e(v)
             out.append(b"s" if p == 0 else b"")
         out.append(b"" if p == 0 else b"u")
+    elif isinstance(x, Inst):
+        out.append(b"(")
+        for v in x.args:
+            e(v)
+        out.append(b"i" + x.module.encode() + b"\n" + x.name.encode() + b"\n")
+    elif isinstance(x, Obj):
+        out.append(b"(")
+        e(x.cls)
+        for v in x.args:
+            e(v)
+        out.append(b"o")
     elif isinstance(x, Put):
         e(x.value)
         out.append(b"p%d\n" % x.index if p == 0 else b"q" + bytes([x.index]))
@@ -466,6 +491,12 @@ def build_corpus(canary: Path, scripts: Path) -> list[Case]:
     place("BUILD on tensor", lambda p: Build(tensor_from_stream(legacy_torch_stream(
         assemble(storage_pid(), 2), keys=pickle.dumps(["0"], 2), data=struct.pack("<q", 1) + b"\0" * 4)),
         (None, 0, (1,), (1,))), "BUILD(Tensor)")
+    # Old opcodes that instantiate a class without REDUCE: every protocol's unpickler still runs them.
+    place("INST opcode", lambda p: {"G_ema": Inst("os", "system", touch)})
+    place("OBJ opcode", lambda p: {"G_ema": Obj(G("os", "system"), touch)})
+    place("INST of an allowed name", lambda p: Inst("torch_utils.persistence", "_reconstruct_persistent_obj",
+                                                  Call(G("subprocess", "run"), ["touch", str(canary)])),
+          "subprocess.run")
     place("persistent id in plain pickle", lambda p: PersId("0" if p == 0 else ("storage", 1)), "persistent_load")
     place("_codecs.encode rot13", lambda p: Call(G("_codecs", "encode"), "abc", "rot13"), "_codecs.encode")
     # Code in module_src / build_module_src: data only; must load (or be refused) without running.
