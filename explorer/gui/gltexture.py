@@ -24,7 +24,8 @@ import numpy as np
 
 _serial = itertools.count()
 _claimed: set = set()          # GL names owned by live GLTextures
-_SCAN_LIMIT = 4096             # GL names probed when looking for a new texture
+_highest = [0]                 # highest live GL texture name seen so far
+_AHEAD = 512                   # names probed above it (Mesa does not reuse deleted names right away)
 _FIND_FRAMES = 3               # frames to look for a new texture before giving up on OpenGL for it
 
 
@@ -64,20 +65,23 @@ def _upload(gl_name: int, image: np.ndarray) -> None:
     GL.glBindTexture(GL.GL_TEXTURE_2D, int(previous))
 
 
+def _candidates():
+    """GL names to probe, likeliest first: just above the highest seen (new names mostly grow), then below."""
+    top = _highest[0]
+    yield from range(top + 1, top + 1 + _AHEAD)
+    yield from range(top, 0, -1)
+
+
 def _find(width: int, height: int, first_texel: np.ndarray) -> int | None:
     """The unclaimed GL texture of this size whose texel (0, 0) reads back as first_texel (uint8 RGBA)."""
     from OpenGL import GL
     previous = GL.glGetIntegerv(GL.GL_TEXTURE_BINDING_2D)
     found = None
     try:
-        misses = 0
-        for name in range(1, _SCAN_LIMIT):
+        for name in _candidates():
             if not GL.glIsTexture(name):
-                misses += 1
-                if misses > 256:     # Mesa hands out the lowest free names: a long gap is past the last one
-                    break
                 continue
-            misses = 0
+            _highest[0] = max(_highest[0], name)
             if name in _claimed:
                 continue
             GL.glBindTexture(GL.GL_TEXTURE_2D, name)
@@ -128,7 +132,8 @@ class GLTexture:
         data = np.ones((h, w, 4), np.float32)
         np.multiply(image, np.float32(1.0 / 255.0), out=data[:, :, :3], casting="unsafe")
         self._marker = np.array([*image[0, 0], 254 - 2 * (next(_serial) % 60)], np.uint8)
-        data[0, 0, 3] = self._marker[3] / 255.0
+        if not self.fallback:    # the fallback never rewrites the texel: no marker there
+            data[0, 0, 3] = self._marker[3] / 255.0
         self.tag = dpg.add_static_texture(w, h, data.reshape(-1), parent=self._registry)
         self.height, self.width = h, w
         self._pending = image
