@@ -2,6 +2,7 @@
 
 Widgets are driven through their callbacks on the main thread (manual callback management); what the
 window shows is read back from the frame buffer and compared with the engine's own render.
+More panels: tests/test_gui_panels.py.
 """
 from __future__ import annotations
 
@@ -16,73 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = [pytest.mark.gui, pytest.mark.timeout(240)]
-
-REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "tests" / "data" / "nvidia-compat"
-SG2 = str(DATA / "sg2-32" / "network.pkl")
-SG3T = str(DATA / "sg3t-32-cond" / "network.pkl")
-ARTIFACTS = REPO / "test-artifacts"
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gui_harness import fire, screenshot, start_xvfb, wait_idle  # noqa: E402
+from gui_harness import (ARTIFACTS, REPO, SG2, SG3T, engine_image, fire, image_on_screen, make_app,  # noqa: E402,F401
+                         screenshot, wait_idle, xvfb_display)
 
-
-@pytest.fixture(scope="session")
-def xvfb_display():
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed")
-    server = start_xvfb()
-    saved = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = server.display
-    yield server.display
-    server.stop()
-    if saved is None:
-        os.environ.pop("DISPLAY", None)
-    else:
-        os.environ["DISPLAY"] = saved
-
-
-@pytest.fixture
-def make_app(xvfb_display, tmp_path, monkeypatch):
-    """make_app(*checkpoints, **options) -> a started App; closed after the test."""
-    monkeypatch.setenv("SG_EXPLORER_CONFIG_DIR", str(tmp_path / "config"))
-    from explorer.gui.app import App, AppOptions
-    apps = []
-
-    def make(*checkpoints, **kw):
-        kw.setdefault("restore_last_session", False)
-        kw.setdefault("fps_cap", 0)
-        kw.setdefault("keep_context", True)      # one window per process (see explorer/gui/app.py)
-        app = App(AppOptions(checkpoints=list(checkpoints), **kw))
-        app.start()
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.close()
-
-
-def image_on_screen(app, shot: np.ndarray) -> np.ndarray:
-    """The generated image as drawn in the view, one sample at the centre of every image pixel: uint8 [H, W, 3]."""
-    import dearpygui.dearpygui as dpg
-    from explorer.gui.viewer import image_rect
-    view = app.view
-    ox, oy = dpg.get_item_rect_min(view.drawlist)
-    w, h = view.image_size
-    x0, y0, x1, y1 = image_rect(view.width, view.height, w, h, view.s)
-    sx, sy = (x1 - x0) / w, (y1 - y0) / h
-    ys = (oy + y0 + (np.arange(h) + 0.5) * sy).astype(int)
-    xs = (ox + x0 + (np.arange(w) + 0.5) * sx).astype(int)
-    return shot[ys][:, xs]
-
-
-def engine_image(path: str, state) -> np.ndarray:
-    import networks
-    from explorer.engine import render
-    G = networks.load_network_pkl(path)[state.which].eval()
-    return render(G, state).image
+pytestmark = [pytest.mark.gui, pytest.mark.timeout(240)]
 
 
 def test_seed_change_updates_the_window_with_the_engines_image(make_app, tmp_path):
@@ -317,13 +256,13 @@ def test_keyboard_steps_seed_and_zoom_shows_exact_pixels(make_app, tmp_path):
     app = make_app(SG2)
     wait_idle(app)
     import dearpygui.dearpygui as dpg
-    app._on_key(None, dpg.mvKey_Right)
-    app._on_key(None, dpg.mvKey_Right)
+    app.controls.on_key(dpg.mvKey_Right)
+    app.controls.on_key(dpg.mvKey_Right)
     wait_idle(app)
     assert app.last_state.x == 2.0
-    app._on_key(None, dpg.mvKey_Spacebar)
+    app.controls.on_key(dpg.mvKey_Spacebar)
     assert app.panels["latent"].s.animate
-    app._on_key(None, dpg.mvKey_Spacebar)
+    app.controls.on_key(dpg.mvKey_Spacebar)
     assert not app.panels["latent"].s.animate
     wait_idle(app)
     app.view.set_zoom(3)

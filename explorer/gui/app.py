@@ -2,8 +2,9 @@
 
 Each frame (`App.step`): run queued widget callbacks on this thread, advance animations, send the state
 to the render worker when it changed (a newer request replaces an older one), take a finished render if
-there is one (its pixels go into a raw texture, in place), draw the frame, sleep to the frame-rate cap.
-The UI thread never waits for a render.
+there is one (its pixels go into a texture), draw the frame, sleep to the frame-rate cap. The UI thread
+never waits for a render: networks load and render on the worker thread, which runs at a lower priority
+so that drawing wins a contended core.
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from explorer.errors import UserError
 from explorer.gui import session as session_io
 from explorer.gui import theme, userconfig
 from explorer.gui.display import display_problem
-from explorer.engine.worker import default_threads
-from explorer.gui.engine_link import NetworkCache, RenderResult, RenderState, RenderWorker
+from explorer.gui.controls import Controls, DragTarget
+from explorer.gui.engine_link import NetworkCache, RenderResult, RenderState, RenderWorker, default_threads
 from explorer.gui.panels.base import NetworkInfo, PanelContext
 from explorer.gui.panels.capture import CapturePanel
 from explorer.gui.panels.latent import LatentPanel
@@ -28,6 +29,7 @@ from explorer.gui.panels.layers import LayersPanel
 from explorer.gui.panels.mixing import MixingPanel
 from explorer.gui.panels.network import NetworkPanel
 from explorer.gui.panels.performance import PerformancePanel
+from explorer.gui.panels.session import SessionPanel
 from explorer.gui.panels.sticking import StickingPanel
 from explorer.gui.panels.training import TrainingPanel
 from explorer.gui.panels.transform import TransformPanel
@@ -36,7 +38,7 @@ from explorer.gui.panels.video import VideoDialog
 from explorer.gui.viewer import ImageView
 
 LEFT_WIDTH = 440
-WORKER_NICE = 0
+WORKER_NICE = 5        # render thread's nice increment: on a busy 2-core machine the window keeps its frame rate
 
 # One Dear PyGui context and viewport per process when apps ask to keep it (tests, bench): destroying a
 # GLFW window and creating another in the same process let stale focus / cursor-enter events reach
@@ -61,6 +63,7 @@ class AppOptions:
 
 
 def describe(G, path: str, available) -> NetworkInfo:
+    """Facts of a generator for the panels (the same for G and G_ema of one file)."""
     syn = G.synthesis
     return NetworkInfo(path=path, arch=str(getattr(G, "arch", "stylegan2")), img_resolution=int(G.img_resolution),
                        z_dim=int(G.z_dim), w_dim=int(G.w_dim), c_dim=int(G.c_dim), num_ws=int(G.num_ws),
@@ -83,8 +86,8 @@ class App:
         self._started = False
         self._t_last = time.perf_counter()
         self._frame_times: list = []
-        self._drag_last = None
         self._main_size = (0, 0)
+        self._status = ""
 
     # ---- set-up ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -92,9 +95,9 @@ class App:
         problem = display_problem()
         if problem:
             raise UserError(problem)
-        # Leave a core to the UI: a render thread per remaining core.
         self.cache = NetworkCache(self.opts.loader) if self.opts.loader else NetworkCache()
-        self._described: dict = {}      # (path, which) -> NetworkInfo, written by the worker thread
+        self._described: dict = {}      # path -> NetworkInfo, written by the worker thread
+        # Leave a core to the UI: a render thread per remaining core.
         self.worker = RenderWorker(self.cache, loader=self._load_network, torch_threads=default_threads(),
                                    nice=int(os.environ.get("SG_EXPLORER_WORKER_NICE", WORKER_NICE)))
         reuse = _shared_context["alive"]
@@ -103,11 +106,12 @@ class App:
             dpg.configure_app(manual_callback_management=True)
         self._roots_before = set(dpg.get_all_items())
         self._started = True
-        theme.load_font()
+        self.font = theme.load_font()        # shipped with the package: nothing is downloaded
         theme.apply_theme()
         self.texture_registry = dpg.add_texture_registry()
         ctx = PanelContext(request_render=self.request_render, current_state=self.current_state, notify=self.notify,
-                           open_network=self.open_network, texture_registry=self.texture_registry)
+                           open_network=self.open_network, texture_registry=self.texture_registry,
+                           open_run=lambda path: self.panels["training"].open_run(path))
         self.ctx = ctx
         cache_source = lambda: self.cache     # the engine locks a network while it changes its transform
         self.video = VideoDialog(ctx, cache_source)
@@ -122,6 +126,7 @@ class App:
             "capture": CapturePanel(ctx, self._layer_image, self._output_image),
             "performance": PerformancePanel(ctx, self.video.open),
             "training": TrainingPanel(ctx),
+            "session": SessionPanel(ctx, self.save_session, self.load_session),
         }
         self.panels["performance"].s.fps_cap = self.opts.fps_cap
         self.panels["performance"].s.device = self.opts.device
@@ -157,11 +162,12 @@ class App:
                     self.error_text = dpg.add_text("", color=(255, 110, 110), parent=self.right)
             self.status_text = dpg.add_text("")
         theme.bind_see_through(self.main_window)
-        with dpg.handler_registry():
-            dpg.add_key_press_handler(callback=self._on_key)
-            dpg.add_mouse_wheel_handler(callback=self._on_wheel)
-            dpg.add_mouse_drag_handler(button=dpg.mvMouseButton_Left, threshold=1, callback=self._on_drag)
-            dpg.add_mouse_release_handler(callback=lambda *_: setattr(self, "_drag_last", None))
+        latent = self.panels["latent"]
+        self.controls = Controls(step_seed=latent.step_seed, toggle_animations=self.toggle_animations,
+                                 zoom_view=self.view.zoom_step, view_hovered=self.view.hovered,
+                                 drag_targets=[DragTarget(latent.pad_hovered, latent.drag_pad),
+                                               DragTarget(self.view.hovered, self.view.drag)])
+        self.controls.register()
         self._update_status()
 
     def _restore_start_state(self) -> None:
@@ -173,11 +179,7 @@ class App:
         if data:
             self.apply_session(data)
         if self.opts.checkpoints:
-            first = self.opts.checkpoints[0]
-            if os.path.isdir(first):
-                self.panels["training"].open_run(first)
-            else:
-                self.open_network(first)
+            self.open_network(self.opts.checkpoints[0])      # a folder goes to the training panel
             if len(self.opts.checkpoints) > 1:
                 self.panels["sticking"].set(second_pkl=self.opts.checkpoints[1])
         elif not self.panels["network"].s.path and not self.panels["network"].requested:
@@ -189,13 +191,14 @@ class App:
 
     # ---- services for panels -----------------------------------------------------------------------------
     def _load_network(self, state: RenderState):
-        """Worker-thread loader: the network for a state, described once so the UI never waits on the cache."""
-        G = self.cache.get(state.checkpoint, state.which, state.device)
-        key = (state.checkpoint, state.which)
-        if key not in self._described:
-            available = tuple(k for k in ("G_ema", "G") if self.cache.data(state.checkpoint).get(k) is not None)
-            self._described[key] = describe(G, state.checkpoint, available)
-        return G
+        """Worker-thread loader: the network for a state. The file is described first, so that the window
+        learns the new network's facts even when this state cannot render on it (wrong class, layer, G)."""
+        if state.checkpoint not in self._described:
+            data = self.cache.data(state.checkpoint)
+            available = tuple(k for k in ("G_ema", "G") if data.get(k) is not None)
+            if available:
+                self._described[state.checkpoint] = describe(data[available[0]], state.checkpoint, available)
+        return self.cache.get(state.checkpoint, state.which, state.device)
 
     def request_render(self) -> None:
         self._dirty = True
@@ -237,11 +240,7 @@ class App:
             if panel.tick(dt):
                 self._dirty = True
         if self._dirty:
-            self._dirty = False
-            state = self.build_state()
-            if state != self.last_state and state.checkpoint:
-                self.last_state = state
-                self.worker.submit(state)
+            self._submit()
         self.video.tick()
         self._follow_viewport()
         result = self.worker.poll()
@@ -259,6 +258,13 @@ class App:
                 time.sleep(spare)
         return True
 
+    def _submit(self) -> None:
+        self._dirty = False
+        state = self.build_state()
+        if state != self.last_state and state.checkpoint:
+            self.last_state = state
+            self.worker.submit(state)
+
     def _fit_main_window(self) -> None:
         """Keeps the main window at the viewport's client size (what a primary window would do)."""
         size = (dpg.get_viewport_client_width(), dpg.get_viewport_client_height())
@@ -274,14 +280,20 @@ class App:
 
     def _on_result(self, result: RenderResult) -> None:
         self.last_handled = result
+        info = self._described.get(result.state.checkpoint)
+        if info is not None and info != self.info:
+            self._on_network_loaded(info)
+            if result.error and self.build_state() != result.state:
+                # The settings belonged to the previous network (its class, layer, G): they are adjusted now,
+                # so render again before calling the load a failure.
+                self._submit()
+                return
         for panel in self.panels.values():
             panel.on_result(result)
+        self._update_status(result)
         if result.error:
             self.notify(result.error)
             return
-        info = self._described.get((result.state.checkpoint, result.state.which))
-        if info is not None and info != self.info:
-            self._on_network_loaded(info)
         self.last_result = result
         self.notify("")
         if result.image is not None:
@@ -291,8 +303,7 @@ class App:
         self.info = info
         for panel in self.panels.values():
             panel.on_network(self.info)
-        self._update_status()
-        self._dirty = True   # panels may have clamped values (class index, mixing indices)
+        self._dirty = True   # panels may have clamped values (class index, mixing indices, layer)
 
     def _update_perf(self, t_frame: float) -> None:
         self._frame_times.append(t_frame)
@@ -301,61 +312,33 @@ class App:
         if self.frames % 15 == 0 and len(self._frame_times) > 1:
             span = self._frame_times[-1] - self._frame_times[0]
             fps = (len(self._frame_times) - 1) / span if span > 0 else 0.0
-            render_s = self.last_result.render_ms / 1e3 if self.last_result else None
-            self.panels["performance"].show_stats(render_s, fps, 1e3 / fps if fps else 0.0)
+            render_ms = self.last_result.render_ms if self.last_result else None
+            self.panels["performance"].show_stats(render_ms, fps, 1e3 / fps if fps else 0.0)
 
-    def _update_status(self) -> None:
-        state = self.last_state or RenderState()
-        precision = "float32" if (state.force_fp32 or state.device == "cpu") else "float16 where the network uses it"
-        try:
-            from networks import ops
-            ops_name = getattr(ops, "DEFAULT_IMPL", "reference")
-        except ImportError:
-            ops_name = "reference"
+    def status_line(self, result: Optional[RenderResult] = None) -> str:
+        """Device, ops and precision of the last render (of the settings before the first one)."""
+        state = result.state if result is not None else (self.last_state or self.build_state())
+        ops = (result.ops if result is not None and result.ops else None) or "fast (no render yet)"
+        fp16 = state.device == "cuda" and not state.force_fp32
+        precision = "float16 layers where the network has them" if fp16 else "float32"
         net = f"{self.info.arch} {self.info.img_resolution}px" if self.info else "no network"
-        dpg.set_value(self.status_text, f"device {state.device} | torch {torch.__version__}, {default_threads()} render "
-                                        f"thread(s) | ops: {ops_name} | precision: {precision} | {net}")
+        return (f"device {state.device} | ops: {ops} | precision: {precision} | torch {torch.__version__}, "
+                f"{default_threads()} render thread(s) | {net}")
+
+    def _update_status(self, result: Optional[RenderResult] = None) -> None:
+        line = self.status_line(result)
+        if line != self._status:
+            self._status = line
+            dpg.set_value(self.status_text, line)
 
     # ---- input -------------------------------------------------------------------------------------------
-    def _typing(self) -> bool:
-        for tag in (self.panels["network"].path_input,):
-            if dpg.is_item_active(tag):
-                return True
-        return False
-
-    def _on_key(self, _sender, key) -> None:
-        if self._typing():
-            return
-        latent = self.panels["latent"]
-        if key == dpg.mvKey_Right:
-            latent.step_seed(+1)
-        elif key == dpg.mvKey_Left:
-            latent.step_seed(-1)
-        elif key == dpg.mvKey_Up:
-            latent.set(y=float(round(latent.s.y) + 1))
-        elif key == dpg.mvKey_Down:
-            latent.set(y=float(max(0, round(latent.s.y) - 1)))
-        elif key == dpg.mvKey_Spacebar:
-            self.toggle_animations()
-
     def toggle_animations(self) -> None:
+        """Space: stops every animation when one runs, else starts the latent one."""
         latent, transform = self.panels["latent"], self.panels["transform"]
         running = latent.s.animate or transform.s.animate_translate or transform.s.animate_rotate
         latent.set(animate=not running)
         if running:
             transform.set(animate_translate=False, animate_rotate=False)
-
-    def _on_wheel(self, _sender, delta) -> None:
-        if self.view.hovered():
-            self.view.zoom_step(1 if delta > 0 else -1)
-
-    def _on_drag(self, _sender, app_data) -> None:
-        if not self.view.hovered() and self._drag_last is None:
-            return
-        _, dx, dy = app_data            # cumulative since the drag began
-        last = self._drag_last or (0.0, 0.0)
-        self.view.drag(dx - last[0], dy - last[1])
-        self._drag_last = (dx, dy)
 
     # ---- session -----------------------------------------------------------------------------------------
     def session_data(self) -> dict:
@@ -364,6 +347,14 @@ class App:
                   "view": {"zoom": self.view.s.zoom, "pan_x": self.view.s.pan_x, "pan_y": self.view.s.pan_y}}
         return session_io.make(self.panels, layout)
 
+    def save_session(self, path: str) -> None:
+        """Writes the session JSON atomically; OSError when the file cannot be written."""
+        session_io.save(path, self.session_data())
+
+    def load_session(self, path: str) -> None:
+        """Applies a session file; UserError (one line) when it is missing or not a session."""
+        self.apply_session(session_io.load(path))
+
     def apply_session(self, data: dict) -> None:
         session_io.apply(data, self.panels)
         layout = data.get("layout") or {}
@@ -371,13 +362,19 @@ class App:
             if "open_panels" in layout:
                 dpg.set_value(panel.header, key in layout["open_panels"])
         view = layout.get("view") or {}
-        self.view.s.zoom = int(view.get("zoom", 0))
-        self.view.s.pan_x, self.view.s.pan_y = float(view.get("pan_x", 0)), float(view.get("pan_y", 0))
+        try:
+            self.view.s.zoom = int(view.get("zoom", 0))
+            self.view.s.pan_x, self.view.s.pan_y = float(view.get("pan_x", 0)), float(view.get("pan_y", 0))
+        except (TypeError, ValueError):
+            pass   # a hand-edited layout: keep the view as it is
         self.view.layout()
         if "viewport" in layout and dpg.is_viewport_ok():
-            w, h = layout["viewport"]
-            dpg.set_viewport_width(int(w))
-            dpg.set_viewport_height(int(h))
+            try:
+                w, h = (int(v) for v in layout["viewport"])
+                dpg.set_viewport_width(max(w, 400))
+                dpg.set_viewport_height(max(h, 300))
+            except (TypeError, ValueError):
+                pass
         self._dirty = True
 
     # ---- run / close -------------------------------------------------------------------------------------

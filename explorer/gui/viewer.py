@@ -16,7 +16,7 @@ from explorer.gui.texture import make_texture
 
 import numpy as np
 
-MAX_ZOOM = 16
+MAX_ZOOM = 16                 # whole zooms up to this (or twice the fit, if more)
 
 
 @dataclass
@@ -109,18 +109,24 @@ class ImageView:
         scale = view_scale(self.width, self.height, w, h, self.s)
         return int(scale) if scale >= 2 and scale == int(scale) else 1
 
+    def max_zoom(self) -> int:
+        """At least MAX_ZOOM, and twice the fit so that a small image can still be magnified past it."""
+        w, h = self.image_size
+        return max(MAX_ZOOM, 2 * int(min(self.width / w, self.height / h)))
+
     def set_zoom(self, zoom: int) -> None:
-        self.s.zoom = max(0, min(MAX_ZOOM, int(zoom)))
+        self.s.zoom = max(0, min(self.max_zoom(), int(zoom)))
         if self.s.zoom == 0:
             self.s.pan_x = self.s.pan_y = 0.0
         self.layout()
 
     def zoom_step(self, direction: int) -> None:
-        """Mouse wheel: from fit to 1x, 2x, ... and back."""
+        """Mouse wheel: from fit to the next whole zoom up (1x for an image larger than the view), or back to
+        fit; from a zoom k to k +- 1 (1x - 1 = fit)."""
         if self.s.zoom == 0:
-            w, h = self.image_size
-            fit = min(self.width / w, self.height / h)
-            self.set_zoom(max(1, int(fit)) + (1 if direction > 0 else 0) if direction > 0 else 0)
+            if direction > 0:
+                w, h = self.image_size
+                self.set_zoom(int(min(self.width / w, self.height / h)) + 1)
         else:
             self.set_zoom(self.s.zoom + direction)
 

@@ -37,6 +37,7 @@ class PanelContext:
     notify: Callable[[str], None]                  # one line in the status bar
     open_network: Callable[[str], None]            # ask the network panel to load a path
     texture_registry: Any = None
+    open_run: Optional[Callable[[str], bool]] = None   # follow a training run folder (training panel)
 
 
 class Panel:

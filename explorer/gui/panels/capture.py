@@ -26,26 +26,32 @@ def save_png(path: str, image: np.ndarray) -> None:
     write_atomic(path, buf.getvalue())
 
 
+def _num(v: float) -> str:
+    """A float as the shortest text that reads back as the same float (so the line renders the same pixels)."""
+    return repr(float(v)) if v != int(v) else str(int(v))
+
+
 def command_line(state, outdir: str = "out") -> tuple[str, list[str]]:
     """(`sg-explorer images ...` line that renders the state's image, settings the line cannot express).
 
-    The seed is the seed-plane point rounded to whole seeds (seed = x + y * step_y).
+    The seed is the seed-plane point rounded to whole seeds (seed = x + y * step_y). Numbers are written
+    exactly, so for a state with nothing lost the PNG equals the window's image pixel for pixel.
     """
     seed = (int(round(state.x)) + int(round(state.y)) * int(state.step_y)) % 2 ** 32
-    args = ["sg-explorer", "images", state.checkpoint or "PKL", "--seeds", str(seed), "--trunc", f"{state.trunc_psi:g}"]
+    args = ["sg-explorer", "images", state.checkpoint or "PKL", "--seeds", str(seed), "--trunc", _num(state.trunc_psi)]
     lost = []
     if state.trunc_cutoff is not None:
         args += ["--trunc-cutoff", str(state.trunc_cutoff)]
-    if state.class_idx:
+    if state.class_idx is not None:          # conditional networks: class 0 must be named too
         args += ["--class", str(state.class_idx)]
     if state.noise_mode != "const":
         args += ["--noise-mode", state.noise_mode]
         if state.noise_mode == "random":
             args += ["--noise-seed", str(state.noise_seed)]
     if state.translate_x or state.translate_y:
-        args += ["--translate", f"{state.translate_x:g},{state.translate_y:g}"]
+        args += ["--translate", f"{_num(state.translate_x)},{_num(state.translate_y)}"]
     if state.rotate:
-        args += ["--rotate", f"{state.rotate:g}"]
+        args += ["--rotate", _num(state.rotate)]
     if state.which != "G_ema":
         args += ["--net", state.which]
     if state.device != "cpu":
@@ -59,6 +65,8 @@ def command_line(state, outdir: str = "out") -> tuple[str, list[str]]:
         lost.append("style mixing")
     if state.untransform:
         lost.append("untransform")
+    if state.w is not None:
+        lost.append("explicit w")
     return shlex.join(args), lost
 
 

@@ -1,7 +1,9 @@
 """Latent panel: seed, the fractional seed plane (x, y) with drag and animation, class label.
 
-The seed plane point (x, y) blends the four integer seeds around it; the engine does the math
-(explorer.engine.latents.seed_plane_weights). The seed field is the plane's x with y = 0.
+The seed plane point (x, y) blends the w of the four integer seeds around it bilinearly; the engine does
+the math (explorer.engine.latents.seed_plane_weights). The seed field is the plane's x with y = 0. The pad
+shows the plane's cell around the point, its corner seeds and the point; dragging on it moves the point
+by one seed per pad width.
 """
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ from dataclasses import dataclass
 
 import dearpygui.dearpygui as dpg
 
+from explorer.gui.engine_link import RenderState, seed_plane_weights
 from explorer.gui.panels.base import Panel, replace
+
+PAD = 120                   # pad size, screen px = one seed
 
 
 @dataclass
@@ -36,14 +41,46 @@ class LatentPanel(Panel):
             with dpg.group(horizontal=True):
                 self.bind(dpg.add_checkbox, "animate", label="animate")
                 self.bind(dpg.add_drag_float, "speed", label="speed", speed=0.01, width=90, format="%.2f /s")
-                dpg.add_button(label="snap", callback=lambda *_: self.snap())
-                dpg.add_button(label="reset", callback=lambda *_: self.set(x=0.0, y=0.0, animate=False))
+                self.snap_button = dpg.add_button(label="snap", callback=lambda *_: self.snap())
+                self.reset_button = dpg.add_button(label="reset", callback=lambda *_: self.set(x=0.0, y=0.0, animate=False))
             self.class_input = self.bind(dpg.add_input_int, "class_idx", label="class", min_value=0, min_clamped=True,
                                          width=160, show=False)
+            with dpg.group(horizontal=True):
+                self.pad = dpg.add_drawlist(PAD + 40, PAD + 24)
+                self.weights_text = dpg.add_text("")
+        self._draw_pad()
+
+    def _draw_pad(self) -> None:
+        """The cell of the seed plane around (x, y): corner seeds, the point, and the bilinear weights.
+        Items are made once and moved afterwards (this runs every frame of an animation)."""
+        o, top = 20, 12
+        if not getattr(self, "_pad_items", None):
+            dpg.draw_rectangle((o, top), (o + PAD, top + PAD), color=(150, 150, 150), parent=self.pad)
+            corners = [dpg.draw_text((0, 0), "", size=12, color=(170, 170, 170), parent=self.pad) for _ in range(4)]
+            dot = dpg.draw_circle((0, 0), 4, fill=(255, 200, 60), color=(255, 200, 60), parent=self.pad)
+            self._pad_items = (corners, dot)
+        corners, dot = self._pad_items
+        fx, fy = math.floor(self.s.x), math.floor(self.s.y)
+        step = RenderState().step_y
+        for k, (dx, dy) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
+            seed = ((fx + dx) + (fy + dy) * step) % 2 ** 32
+            pos = (o + dx * PAD - (16 if dx == 0 else -3), top + dy * PAD - (12 if dy == 0 else 0))
+            dpg.configure_item(corners[k], pos=pos, text=str(seed))
+        dpg.configure_item(dot, center=(o + (self.s.x - fx) * PAD, top + (self.s.y - fy) * PAD))
+        weights = seed_plane_weights(self.s.x, self.s.y, step)
+        dpg.set_value(self.weights_text, "\n".join(f"seed {sd}: {w:.3f}" for sd, w in weights))
+
+    def pad_hovered(self) -> bool:
+        return dpg.does_item_exist(self.pad) and dpg.is_item_hovered(self.pad)
+
+    def drag_pad(self, dx: float, dy: float) -> None:
+        """A drag on the pad by (dx, dy) screen px moves the point by (dx, dy) / PAD seeds (not below 0)."""
+        self.set(x=max(0.0, self.s.x + dx / PAD), y=max(0.0, self.s.y + dy / PAD))
 
     def on_setting(self, field: str) -> None:
         if field in ("x", "y"):
-            dpg.set_value(self.seed_input, int(math.floor(self.s.x)))
+            self.s.x, self.s.y = max(0.0, self.s.x), max(0.0, self.s.y)
+            self.sync_widgets()
 
     def _on_seed(self, _sender, value) -> None:
         self.set(x=float(max(0, value)), y=0.0)
@@ -51,10 +88,13 @@ class LatentPanel(Panel):
     def sync_widgets(self) -> None:
         super().sync_widgets()
         dpg.set_value(self.seed_input, int(math.floor(self.s.x)))
+        self._draw_pad()
 
-    def step_seed(self, delta: int) -> None:
-        """Keyboard arrows: to the next / previous whole seed."""
-        self.set(x=float(max(0, math.floor(self.s.x) + delta)), y=float(round(self.s.y)))
+    def step_seed(self, dx: int, dy: int = 0) -> None:
+        """Keyboard arrows: to the neighbouring whole seed along x (dx) or the plane's y (dy), not below 0."""
+        x = math.floor(self.s.x) + dx if dx else round(self.s.x)
+        y = math.floor(self.s.y) + dy if dy else round(self.s.y)
+        self.set(x=float(max(0, x)), y=float(max(0, y)))
 
     def snap(self) -> None:
         self.set(x=float(round(self.s.x)), y=float(round(self.s.y)))

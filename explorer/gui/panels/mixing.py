@@ -41,9 +41,9 @@ class MixingPanel(Panel):
         with dpg.group(parent=parent):
             self.bind(dpg.add_input_int, "mix_seed", label="mix seed", min_value=0, min_clamped=True, width=140)
             with dpg.group(horizontal=True):
-                for name in ("coarse", "middle", "fine"):
-                    dpg.add_button(label=name, callback=lambda *_a, n=name: self.preset(n))
-                dpg.add_button(label="none", callback=lambda *_: self.set(ws=[]))
+                self.preset_buttons = {name: dpg.add_button(label=name, callback=lambda *_a, n=name: self.preset(n))
+                                       for name in ("coarse", "middle", "fine")}
+                self.preset_buttons["none"] = dpg.add_button(label="none", callback=lambda *_: self.set(ws=[]))
             self.toggle_group = dpg.add_group()
             dpg.add_text("(load a network)", parent=self.toggle_group)
 

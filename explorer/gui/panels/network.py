@@ -1,7 +1,9 @@
 """Network panel: open a checkpoint (file dialog, typed path or URL, recent list), G_ema / G, its facts.
 
 A load happens on the render worker; the panel keeps the previous network until the new one rendered,
-and on an error shows the one-line message and goes back to the previous one.
+and on an error shows the one-line message and goes back to the previous one. A folder is handed to
+the training panel, which follows its newest snapshot. The recent list lives in the per-user config
+folder (explorer.gui.userconfig).
 """
 from __future__ import annotations
 
@@ -55,6 +57,7 @@ class NetworkPanel(Panel):
 
     def _on_network_choice(self, _sender, value) -> None:
         self.s.network = value
+        self._show_info()
         self.ctx.request_render()
 
     def open(self, path: str) -> None:
@@ -65,6 +68,9 @@ class NetworkPanel(Panel):
             return
         if not path.startswith(("http://", "https://")) and not os.path.exists(path):
             self.show_error(f"{path}: no such file")
+            return
+        if os.path.isdir(path) and self.ctx.open_run is not None:
+            self.ctx.open_run(path)        # it calls open() again with the newest snapshot
             return
         self.requested = path
         dpg.set_value(self.path_input, path)
@@ -96,7 +102,11 @@ class NetworkPanel(Panel):
 
     def on_network(self, info: NetworkInfo) -> None:
         super().on_network(info)
-        dpg.configure_item(self.network_radio, items=[n for n in ("G_ema", "G") if n in info.networks] or ["G_ema"])
+        available = [n for n in ("G_ema", "G") if n in info.networks] or ["G_ema"]
+        dpg.configure_item(self.network_radio, items=available)
+        if self.s.network not in available:      # e.g. a file with G_ema only, after G was chosen
+            self.s.network = available[0]
+            dpg.set_value(self.network_radio, self.s.network)
         self._show_info()
 
     def _show_info(self) -> None:
@@ -106,8 +116,9 @@ class NetworkPanel(Panel):
             return
         classes = f"{info.c_dim} classes" if info.c_dim else "unconditional"
         dpg.set_value(self.info_text,
-                      f"{os.path.basename(info.path)}\n{info.arch}, {info.img_resolution}x{info.img_resolution}, "
-                      f"z {info.z_dim}, w {info.w_dim}, c {info.c_dim} ({classes}), {info.num_ws} ws")
+                      f"{os.path.basename(info.path)} ({self.s.network})\n{info.arch}, "
+                      f"{info.img_resolution}x{info.img_resolution}, z {info.z_dim}, w {info.w_dim}, "
+                      f"c {info.c_dim} ({classes}), num_ws {info.num_ws}")
 
     def restore(self, data: dict) -> None:
         super().restore(data)

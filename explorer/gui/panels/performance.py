@@ -5,14 +5,15 @@ from dataclasses import dataclass
 
 import dearpygui.dearpygui as dpg
 
+from explorer.gui.engine_link import DEVICES
 from explorer.gui.panels.base import Panel, replace
 
 
 @dataclass
 class PerformanceSettings:
     fps_cap: int = 60           # UI frames per second; 0 = uncapped
-    force_fp32: bool = False
-    device: str = "cpu"
+    force_fp32: bool = False    # no float16 layers (they only run on CUDA)
+    device: str = "cpu"         # 'cpu' | 'cuda'; an unavailable device is an error in the window
 
 
 class PerformancePanel(Panel):
@@ -28,13 +29,18 @@ class PerformancePanel(Panel):
             self.render_text = dpg.add_text("render: -")
             self.fps_text = dpg.add_text("UI: -")
             self.bind(dpg.add_input_int, "fps_cap", label="fps cap (0 = none)", min_value=0, min_clamped=True, width=110)
-            self.bind(dpg.add_input_text, "device", label="device", width=110, on_enter=True)
+            self.bind(dpg.add_combo, "device", items=list(DEVICES), label="device", width=110)
             self.bind(dpg.add_checkbox, "force_fp32", label="force float32")
-            dpg.add_button(label="Export video...", callback=lambda *_: self._open_video and self._open_video())
+            self.video_button = dpg.add_button(label="Export video...", callback=lambda *_: self.open_video())
 
-    def show_stats(self, render_s: float | None, ui_fps: float, ui_frame_ms: float) -> None:
-        if render_s is not None:
-            dpg.set_value(self.render_text, f"render: {render_s * 1e3:.1f} ms ({1 / max(render_s, 1e-6):.1f} /s)")
+    def open_video(self) -> None:
+        if self._open_video is not None:
+            self._open_video()
+
+    def show_stats(self, render_ms: float | None, ui_fps: float, ui_frame_ms: float) -> None:
+        """render_ms: the last render's time; ui_fps and ui_frame_ms: measured over the last frames."""
+        if render_ms is not None:
+            dpg.set_value(self.render_text, f"render: {render_ms:.1f} ms ({1e3 / max(render_ms, 1e-3):.1f} /s)")
         dpg.set_value(self.fps_text, f"UI: {ui_fps:.0f} fps, frame {ui_frame_ms:.1f} ms")
 
     def apply(self, state):

@@ -1,12 +1,13 @@
 """Training companion: follow a training run folder and load its newest network-snapshot-*.pkl.
 
-The folder is polled once a second (file names and mtimes); a new or rewritten snapshot is loaded
-through the network panel like any other checkpoint.
+"Newest" is the highest kimg number in the name, as `networks.load_network_pkl(run_dir)` picks it. The folder
+is polled once a second (names and mtimes); a new snapshot, or the newest one rewritten, is loaded through
+the network panel like any other checkpoint (a broken one is reported there and the shown network stays).
 """
 from __future__ import annotations
 
-import glob
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -24,17 +25,23 @@ class TrainingSettings:
     follow: bool = True
 
 
+SNAPSHOT = re.compile(r"network-snapshot-(\d+)\.pkl")
+
+
 def newest_snapshot(run_dir: str) -> Optional[tuple]:
-    """(path, mtime) of the newest network-snapshot-*.pkl in run_dir, by mtime then name; None if none."""
-    best = None
-    for path in glob.glob(os.path.join(glob.escape(run_dir), "network-snapshot-*.pkl")):
+    """(path, mtime) of the highest-numbered network-snapshot-<kimg>.pkl file in run_dir; None if none."""
+    try:
+        names = os.listdir(run_dir)
+    except OSError:
+        return None
+    for kimg, name in sorted(((int(m.group(1)), n) for n in names if (m := SNAPSHOT.fullmatch(n))), reverse=True):
+        path = os.path.join(run_dir, name)
         try:
-            key = (os.path.getmtime(path), path)
+            if os.path.isfile(path):
+                return path, os.path.getmtime(path)
         except OSError:
             continue   # removed between the listing and the stat
-        if best is None or key > best:
-            best = key
-    return None if best is None else (best[1], best[0])
+    return None
 
 
 class TrainingPanel(Panel):
