@@ -155,6 +155,17 @@ def test_cache_reads_each_file_once_and_keeps_the_newest_files():
     assert reads[-3:] == [SG2, sg3, SG2]    # with room for one file, going back reads it again
 
 
+def test_cache_device_copies_without_reading_the_file_again():
+    """A network asked for on another device is a copy of the loaded one ('meta' stands in for a GPU here)."""
+    cache, reads = _counting_cache()
+    cpu = cache.get(SG2, "G_ema", "cpu")
+    other = cache.get(SG2, "G_ema", "meta")
+    assert other is not cpu and next(other.parameters()).device.type == "meta"
+    assert next(cpu.parameters()).device.type == "cpu"              # the CPU network is left where it was
+    assert cache.get(SG2, "G_ema", "meta") is other and cache.get(SG2, "G_ema", "cpu") is cpu
+    assert reads == [SG2]
+
+
 def test_cache_concurrent_first_requests_read_once():
     cache, reads = _counting_cache()
     got = []

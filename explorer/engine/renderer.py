@@ -35,6 +35,7 @@ class RenderResult:
     error: Optional[str] = None                   # one-line message when the render failed
     state: Optional[RenderState] = None           # the state this result belongs to
     serial: int = 0                               # the worker's request number (0 outside a worker)
+    display: Optional[dict] = None                # what a worker's post hook prepared for showing (GUI)
 
     @property
     def ok(self) -> bool:

@@ -49,16 +49,20 @@ class RenderWorker:
 
     loader(state) -> G returns the network for a state (default: a NetworkCache keyed by checkpoint/which/device);
     render_fn(G, state) -> RenderResult (default: engine.render). torch_threads caps torch's intra-op threads on the
-    worker (None: cores - 1).
+    worker (None: cores - 1). nice lowers the worker thread's priority. post(result), when given, runs on the
+    worker thread after each good render: a consumer's preparation of `result.display` (e.g. pixels packed for
+    its screen), kept off the consumer's own thread; an exception in it makes the result an error.
     """
 
     def __init__(self, cache: Optional[NetworkCache] = None, loader: Optional[Callable] = None,
-                 render_fn: Optional[Callable] = None, torch_threads: Optional[int] = None, nice: int = 0):
+                 render_fn: Optional[Callable] = None, torch_threads: Optional[int] = None, nice: int = 0,
+                 post: Optional[Callable[[RenderResult], None]] = None):
         self.cache = cache or NetworkCache()
         self._loader = loader or (lambda s: self.cache.get(s.checkpoint, s.which, s.device))
         self._render = render_fn or render
         self._threads = torch_threads if torch_threads is not None else default_threads()
         self._nice = nice
+        self._post = post
         self._cond = threading.Condition()
         self._pending: Optional[tuple[int, RenderState]] = None
         self._result: Optional[RenderResult] = None
@@ -98,6 +102,13 @@ class RenderWorker:
             result, self._result = self._result, None
             return result
 
+    def cpu_seconds(self) -> float:
+        """CPU time the worker thread has used (0.0 where the platform has no per-thread clock)."""
+        try:
+            return time.clock_gettime(time.pthread_getcpuclockid(self._thread.ident))
+        except (AttributeError, OSError, TypeError):
+            return 0.0
+
     @property
     def idle(self) -> bool:
         with self._cond:
@@ -132,6 +143,8 @@ class RenderWorker:
             t0 = time.perf_counter()
             try:
                 result = self._render(self._loader(state), state)
+                if self._post is not None and result.error is None:
+                    self._post(result)
             except Exception as e:  # a bad state must not kill the worker: it becomes a one-line error
                 result = RenderResult(error=one_line(e), state=state,
                                       render_ms=(time.perf_counter() - t0) * 1000.0)

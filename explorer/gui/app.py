@@ -20,6 +20,7 @@ from explorer.errors import UserError
 from explorer.gui import session as session_io
 from explorer.gui import theme, userconfig
 from explorer.gui.display import display_problem
+from explorer.gui.gltexture import pack_rgba
 from explorer.gui.controls import Controls, DragTarget
 from explorer.gui.engine_link import NetworkCache, RenderResult, RenderState, RenderWorker, default_threads
 from explorer.gui.panels.base import NetworkInfo, PanelContext
@@ -72,6 +73,12 @@ def describe(G, path: str, available) -> NetworkInfo:
                        networks=tuple(available))
 
 
+def _pack_for_screen(result: RenderResult) -> None:
+    """Worker thread: the output image packed as RGBA, which the UI thread then uploads with a plain copy."""
+    if result.image is not None:
+        result.display = {"image": pack_rgba(result.image)}
+
+
 class App:
     def __init__(self, options: AppOptions):
         self.opts = options
@@ -99,7 +106,8 @@ class App:
         self._described: dict = {}      # path -> NetworkInfo, written by the worker thread
         # Leave a core to the UI: a render thread per remaining core.
         self.worker = RenderWorker(self.cache, loader=self._load_network, torch_threads=default_threads(),
-                                   nice=int(os.environ.get("SG_EXPLORER_WORKER_NICE", WORKER_NICE)))
+                                   nice=int(os.environ.get("SG_EXPLORER_WORKER_NICE", WORKER_NICE)),
+                                   post=_pack_for_screen)
         reuse = _shared_context["alive"]
         if not reuse:
             dpg.create_context()
@@ -297,7 +305,7 @@ class App:
         self.last_result = result
         self.notify("")
         if result.image is not None:
-            self.view.show(result.image)
+            self.view.show(result.image, (result.display or {}).get("image"))
 
     def _on_network_loaded(self, info: NetworkInfo) -> None:
         self.info = info

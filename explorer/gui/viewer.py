@@ -64,11 +64,12 @@ class ImageView:
         dpg.configure_item(self.drawlist, width=self.width, height=self.height)
         self.layout()
 
-    def show(self, image) -> None:
-        """image: uint8 [H, W, 3]."""
+    def show(self, image, packed=None) -> None:
+        """image: uint8 [H, W, 3]; packed: the same pixels as gltexture.pack_rgba made them (optional: the
+        fastest upload for a nearest-sampled texture)."""
         self.source = image
         if self.texture.nearest:
-            self.texture.show(image)
+            self.texture.show(packed if packed is not None else image)
         self._upload()
 
     def _upload(self) -> None:

@@ -1,11 +1,16 @@
 """A job on a helper thread (sticking average, video export) whose progress and result the UI polls.
 
-The job never touches Dear PyGui: it reports through plain attributes that the main thread reads.
+The job never touches Dear PyGui: it reports through plain attributes that the main thread reads. Its
+thread runs at a lower priority, like the render worker's, so that the window keeps drawing while it works.
 """
 from __future__ import annotations
 
 import threading
 from typing import Callable, Optional
+
+from explorer.gui.engine_link import lower_thread_priority
+
+JOB_NICE = 5
 
 
 class BackgroundJob:
@@ -20,6 +25,7 @@ class BackgroundJob:
         self._thread.start()
 
     def _run(self, fn) -> None:
+        lower_thread_priority(JOB_NICE)
         try:
             self.result = fn(self._report, self.cancel)
         except Exception as e:   # shown as one line in the panel
