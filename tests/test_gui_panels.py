@@ -629,6 +629,17 @@ def test_session_panel_saves_and_loads_json(make_app, tmp_path):
     assert not sess.load_file(str(bad))
     assert "not valid JSON" in dpg.get_value(sess.status) and "\n" not in dpg.get_value(sess.status)
     assert app.last_state == saved_state
+    # Wrong types in a hand-edited file are ignored field by field; the window keeps rendering.
+    data["panels"]["latent"].update(x="far", y=None, animate="yes")
+    data["panels"]["mixing"]["ws"] = ["a", -1, 2]
+    data["panels"]["truncation"]["psi"] = float("nan")
+    data["layout"] = {"open_panels": "all", "view": {"zoom": "max"}, "viewport": ["wide"]}
+    path.write_text(json.dumps(data))
+    assert sess.load_file(str(path))
+    wait_idle(app)
+    s = app.last_state
+    assert app.last_result.ok and (s.x, s.trunc_psi) == (saved_state.x, saved_state.trunc_psi)
+    assert [i for i, v in enumerate(s.mix_mask) if v] == [2]
 
 
 def test_training_run_takes_the_highest_snapshot_number(make_app, tmp_path):

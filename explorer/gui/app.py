@@ -350,10 +350,7 @@ class App:
 
     # ---- session -----------------------------------------------------------------------------------------
     def session_data(self) -> dict:
-        layout = {"viewport": [dpg.get_viewport_width(), dpg.get_viewport_height()],
-                  "open_panels": [k for k, p in self.panels.items() if dpg.get_value(p.header)],
-                  "view": {"zoom": self.view.s.zoom, "pan_x": self.view.s.pan_x, "pan_y": self.view.s.pan_y}}
-        return session_io.make(self.panels, layout)
+        return session_io.make(self.panels, session_io.window_layout(self.panels, self.view))
 
     def save_session(self, path: str) -> None:
         """Writes the session JSON atomically; OSError when the file cannot be written."""
@@ -365,24 +362,8 @@ class App:
 
     def apply_session(self, data: dict) -> None:
         session_io.apply(data, self.panels)
-        layout = data.get("layout") or {}
-        for key, panel in self.panels.items():
-            if "open_panels" in layout:
-                dpg.set_value(panel.header, key in layout["open_panels"])
-        view = layout.get("view") or {}
-        try:
-            self.view.s.zoom = int(view.get("zoom", 0))
-            self.view.s.pan_x, self.view.s.pan_y = float(view.get("pan_x", 0)), float(view.get("pan_y", 0))
-        except (TypeError, ValueError):
-            pass   # a hand-edited layout: keep the view as it is
-        self.view.layout()
-        if "viewport" in layout and dpg.is_viewport_ok():
-            try:
-                w, h = (int(v) for v in layout["viewport"])
-                dpg.set_viewport_width(max(w, 400))
-                dpg.set_viewport_height(max(h, 300))
-            except (TypeError, ValueError):
-                pass
+        layout = data.get("layout")
+        session_io.apply_layout(layout if isinstance(layout, dict) else {}, self.panels, self.view)
         self._dirty = True
 
     # ---- run / close -------------------------------------------------------------------------------------

@@ -21,9 +21,40 @@ def make(panels: dict, layout: dict) -> dict:
 
 
 def apply(data: dict, panels: dict) -> None:
-    for key, settings in (data.get("panels") or {}).items():
+    saved = data.get("panels")
+    for key, settings in (saved if isinstance(saved, dict) else {}).items():
         if key in panels and isinstance(settings, dict):
             panels[key].restore(settings)
+
+
+def window_layout(panels: dict, view) -> dict:
+    """Viewport size (px), which panels are open, the image view's zoom and pan (image px)."""
+    import dearpygui.dearpygui as dpg
+    return {"viewport": [dpg.get_viewport_width(), dpg.get_viewport_height()],
+            "open_panels": [k for k, p in panels.items() if dpg.get_value(p.header)],
+            "view": {"zoom": view.s.zoom, "pan_x": view.s.pan_x, "pan_y": view.s.pan_y}}
+
+
+def apply_layout(layout: dict, panels: dict, view) -> None:
+    """Inverse of window_layout; values a hand-edited file got wrong are left as they are."""
+    import dearpygui.dearpygui as dpg
+    if isinstance(layout.get("open_panels"), list):
+        for key, panel in panels.items():
+            dpg.set_value(panel.header, key in layout["open_panels"])
+    v = layout.get("view") or {}
+    try:
+        view.s.zoom = int(v.get("zoom", 0))
+        view.s.pan_x, view.s.pan_y = float(v.get("pan_x", 0)), float(v.get("pan_y", 0))
+    except (TypeError, ValueError, AttributeError):
+        pass
+    view.layout()
+    if "viewport" in layout and dpg.is_viewport_ok():
+        try:
+            w, h = (int(x) for x in layout["viewport"])
+        except (TypeError, ValueError):
+            return
+        dpg.set_viewport_width(max(w, 400))
+        dpg.set_viewport_height(max(h, 300))
 
 
 def save(path: str | os.PathLike, data: dict) -> None:

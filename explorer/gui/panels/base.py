@@ -101,14 +101,33 @@ class Panel:
         return dataclasses.asdict(self.s)
 
     def restore(self, data: dict) -> None:
-        names = {f.name: f for f in dataclasses.fields(self.s)}
-        for k, v in (data or {}).items():
+        """Takes the saved settings that still exist and have the right type; a hand-edited or older session
+        never puts a string where a number belongs (that would fail every frame)."""
+        names = {f.name for f in dataclasses.fields(self.s)}
+        for k, v in (data if isinstance(data, dict) else {}).items():
             if k in names:
-                current = getattr(self.s, k)
-                if isinstance(current, tuple) and isinstance(v, list):
-                    v = tuple(v)
-                setattr(self.s, k, v)
+                ok, value = _same_kind(getattr(self.s, k), v)
+                if ok:
+                    setattr(self.s, k, value)
         self.sync_widgets()
+
+
+def _same_kind(current: Any, value: Any) -> tuple:
+    """(True, value converted) when `value` may replace `current` (JSON gives ints for floats, lists for tuples)."""
+    import math
+    if isinstance(current, bool) or isinstance(value, bool):
+        return (isinstance(current, bool) and isinstance(value, bool)), value
+    if isinstance(current, float):
+        ok = isinstance(value, (int, float)) and math.isfinite(value)
+        return ok, float(value) if ok else value
+    if isinstance(current, int):
+        return isinstance(value, int), value
+    if isinstance(current, str):
+        return isinstance(value, str), value
+    if isinstance(current, (list, tuple)):
+        ok = isinstance(value, list)
+        return ok, (type(current)(value) if ok else value)
+    return current is None, value
 
 
 def replace(state: RenderState, **changes) -> RenderState:

@@ -66,6 +66,11 @@ class MixingPanel(Panel):
         if self.info is not None:
             self.set(ws=preset_indices(self.info.num_ws, which))
 
+    def restore(self, data: dict) -> None:
+        super().restore(data)
+        self.s.ws = sorted({i for i in self.s.ws if isinstance(i, int) and not isinstance(i, bool) and i >= 0})
+        self.sync_widgets()
+
     def sync_widgets(self) -> None:
         super().sync_widgets()
         for i, tag in enumerate(self.toggles):
