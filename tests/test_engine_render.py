@@ -283,9 +283,8 @@ def test_sticking_average_separates_moving_content_from_stuck_detail():
         assert corr > 0.9                                                       # the stuck pattern stays
 
 
-def test_sticking_translate_frames_sweep_x_without_untransform():
-    states = sticking_states(ToyGenerator(), RenderState(translate_x=0.1, untransform=True), "translate", frames=5,
-                             sweep=0.2)
+def test_sticking_translate_frames_sweep_x_without_untransform(sg3):
+    states = sticking_states(sg3, RenderState(translate_x=0.1, untransform=True), "translate", frames=5, sweep=0.2)
     assert [round(s.translate_x, 6) for s in states] == [0.0, 0.05, 0.1, 0.15, 0.2]
     assert not any(s.untransform for s in states)
 
