@@ -19,9 +19,9 @@ import torch
 from explorer.errors import UserError
 from explorer.gui import session as session_io
 from explorer.gui import theme, userconfig
+from explorer.gui.controls import Controls, DragTarget
 from explorer.gui.display import display_problem
 from explorer.gui.gltexture import pack_rgba
-from explorer.gui.controls import Controls, DragTarget
 from explorer.gui.engine_link import NetworkCache, RenderResult, RenderState, RenderWorker, default_threads
 from explorer.gui.panels.base import NetworkInfo, PanelContext
 from explorer.gui.panels.capture import CapturePanel

@@ -1,7 +1,8 @@
-"""Images on screen through Dear PyGui raw textures.
+"""Images on screen: `make_texture` picks the OpenGL fast path (gltexture.GLTexture) where it works, else a
+Dear PyGui raw texture (RawTexture, below).
 
-A raw texture keeps a reference to its numpy buffer and re-reads it every frame, so an image is shown by
-writing into that buffer in place: float32, RGB, contiguous ([H, W, 3] in [0, 1]); no set_value.
+A raw texture keeps a reference to its numpy buffer and re-reads (re-uploads) it every frame, so an image is
+shown by writing into that buffer in place: float32, RGB, contiguous ([H, W, 3] in [0, 1]); no set_value.
 """
 from __future__ import annotations
 
