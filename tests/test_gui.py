@@ -314,22 +314,29 @@ def test_sticking_average_side_by_side(make_app):
 
 
 def test_full_window_screenshot_artifact(make_app):
+    """test-artifacts/gui-window.png: the whole window with the layer view open on a hooked layer, its
+    picture and spectrum on screen beside the generated image."""
     app = make_app(SG3T)
     wait_idle(app)
     import dearpygui.dearpygui as dpg
-    for key in ("truncation", "mixing"):
-        dpg.set_value(app.panels[key].header, False)
-    for key in ("transform", "layers"):
-        dpg.set_value(app.panels[key].header, True)
-    app.panels["layers"].set(open=True)
-    wait_idle(app)
+    for key, panel in app.panels.items():
+        dpg.set_value(panel.header, key in ("network", "transform", "layers"))
     layers = app.panels["layers"]
-    fire(layers.layer_list, next(lab for lab, n in layers.labels.items() if n != "output"))
+    layers.set(open=True)
     wait_idle(app)
+    fire(layers.layer_list, next(lab for lab, n in layers.labels.items() if n == "L5_52_64"))
+    wait_idle(app)
+    for _ in range(3):
+        app.step()
+    dpg.set_y_scroll(app.left, dpg.get_y_scroll_max(app.left))      # down to the layer pictures
     ARTIFACTS.mkdir(exist_ok=True)
     shot = screenshot(app, str(ARTIFACTS / "gui-window.png"))
     assert shot.shape[0] >= 600 and shot.shape[1] >= 1000
     assert len(np.unique(shot.reshape(-1, 3), axis=0)) > 50     # a drawn window, not a blank frame
+    from gui_harness import widget_pixels
+    r = app.last_result
+    np.testing.assert_array_equal(widget_pixels(shot, layers.image_widget, 52, 52), r.layer_image)
+    np.testing.assert_array_equal(image_on_screen(app, shot), r.image)
 
 
 def test_bench_gui_measures_a_real_window(xvfb_display):
