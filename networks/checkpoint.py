@@ -18,7 +18,6 @@ import os
 import pathlib
 import pickle
 import re
-import tempfile
 from typing import Any, BinaryIO, Union
 
 import numpy as np
@@ -27,6 +26,7 @@ from torch.overrides import TorchFunctionMode
 
 from networks import config as C
 from networks.errors import CheckpointError, UnknownArchitectureError, UnsafeCheckpointError
+from networks.files import atomic_write_bytes
 from networks.pickles import PersistentRecord, TFNetworkRecord, safe_load
 
 FORMAT = "sg-explorer/1"
@@ -395,26 +395,6 @@ def save_network_pkl(path: Union[str, os.PathLike], data: dict) -> pathlib.Path:
         else:
             payload[key] = value
     return atomic_write_bytes(path, pickle.dumps(payload, protocol=4))
-
-
-def atomic_write_bytes(path: Union[str, os.PathLike], blob: bytes) -> pathlib.Path:
-    """Writes to a temporary file in the same folder, fsyncs, then renames over `path`."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
 
 
 # ----------------------------------------------------------------------------------------------

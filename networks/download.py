@@ -12,12 +12,12 @@ import os
 import pathlib
 import re
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 
 from networks.errors import CheckpointError
+from networks.files import atomic_open
 
 _CHUNK = 1 << 20
 
@@ -54,13 +54,7 @@ def open_url(url: str, timeout: float = 60.0) -> pathlib.Path:
     if dest.is_file():
         return dest
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
-    except OSError as e:
-        raise CheckpointError(f"download cache {dest.parent}: {e.strerror or e} "
-                              f"(SG_EXPLORER_CACHE chooses another folder)") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
+        with atomic_open(dest) as out:  # an interrupted download leaves nothing in the cache
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as resp:
                     length = resp.headers.get("Content-Length")
@@ -82,11 +76,7 @@ def open_url(url: str, timeout: float = 60.0) -> pathlib.Path:
                 raise CheckpointError(f"{url}: {_one_line(e)}") from None
             if total is not None and got != total:
                 raise CheckpointError(f"{url}: download cut short ({got} of {total} bytes)")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    except OSError as e:  # the cache folder itself: not creatable, not writable, full
+        raise CheckpointError(f"download cache {dest.parent}: {e.strerror or e} "
+                              f"(SG_EXPLORER_CACHE chooses another folder)") from None
     return dest

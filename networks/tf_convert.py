@@ -19,7 +19,6 @@ Layout facts (checked against tests/data/nvidia-compat/sg2-tf-32):
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import numpy as np
 import torch

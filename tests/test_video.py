@@ -17,7 +17,7 @@ from explorer.engine.latents import seed_to_z, slerp
 from explorer.engine.renderer import map_seeds, truncate
 from explorer.errors import UserError
 from explorer.video import VideoSpec, export_video, sidecar_paths
-from explorer.video.files import current_umask
+from networks.files import current_umask
 from explorer.video.frames import seed_layout
 from test_video_helpers import SG2, SG3, assert_close_image, cache, decode, leftovers, mean_diff  # noqa: F401
 

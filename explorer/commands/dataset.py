@@ -12,12 +12,12 @@ import io
 import json
 import os
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
 from explorer.errors import UserError
+from networks.files import atomic_open
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 TRANSFORMS = ("none", "center-crop", "center-crop-wide")
@@ -154,21 +154,9 @@ def _decode(data: bytes):
 
 
 def _write_atomic_zip(dest: str, entries: Iterator[tuple[str, bytes]]) -> None:
-    folder = os.path.dirname(os.path.abspath(dest))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(dest) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-                for name, data in entries:
-                    zf.writestr(name, data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(dest) as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, data in entries:
+            zf.writestr(name, data)
 
 
 def build_dataset(opts: BuildOptions, warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),

@@ -53,7 +53,7 @@ def run(args) -> int:
 
     from explorer.devices import resolve_device
     from explorer.engine.latents import parse_seeds, seeds_to_z
-    from explorer.files import check_writable_dir, save_png
+    from networks.files import check_writable_dir, save_png
     from networks import load_network_pkl
     from networks.stylegan3 import make_transform
 

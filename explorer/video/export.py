@@ -13,6 +13,7 @@ from typing import Callable, Optional
 from explorer.engine.cache import NetworkCache
 from explorer.video import files
 from explorer.video.files import sidecar_paths
+from networks.files import atomic_write_text
 from explorer.video.frames import open_frames
 from explorer.video.recipe import Recipe
 from explorer.video.spec import DEFAULT_FPS, VideoSpec, command_line
@@ -142,5 +143,5 @@ def _write_sidecars(spec: VideoSpec, source, recipe: Optional[Recipe]) -> None:
     doc = {"video": spec.to_dict(), "command": spec.command, "frames": source.total, "size": list(source.size)}
     if recipe is not None:
         doc["recipe"] = recipe.to_dict()
-    files.atomic_write_text(recipe_path, json.dumps(doc, indent=1))
-    files.atomic_write_text(command_path, spec.command + "\n")
+    atomic_write_text(recipe_path, json.dumps(doc, indent=1))
+    atomic_write_text(command_path, spec.command + "\n")

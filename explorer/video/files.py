@@ -1,32 +1,15 @@
-"""Atomic file writing: temp name in the destination folder, flush, fsync, rename."""
+"""Atomic outputs that ffmpeg or a frame folder write by name: a temporary sibling, then `finalize` renames it.
+
+Whole files written from Python use `networks.files` (atomic_open, atomic_write_text).
+"""
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
-_UMASK_LOCK = threading.Lock()
-
-
-def current_umask() -> int:
-    """The process umask (os.umask can only be read by setting it, so set it back at once under a lock)."""
-    with _UMASK_LOCK:
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return mask
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or folder (folders so that a rename inside them is durable)."""
-    fd = os.open(str(path), os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems refuse fsync on folders; the data itself was synced
-    finally:
-        os.close(fd)
+from networks.files import current_umask, fsync_path
 
 
 def temp_sibling(path: Path, folder: bool = False) -> Path:
@@ -75,17 +58,3 @@ def remove(path: Path) -> None:
             path.unlink()
         except FileNotFoundError:
             pass
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    tmp = temp_sibling(path)
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        remove(tmp)
-        raise

@@ -95,7 +95,7 @@ class Recipe:
         return sum(counts) if self.loop else sum(counts[:-1]) + 1
 
     def save(self, path) -> None:
-        from explorer.video.files import atomic_write_text
+        from networks.files import atomic_write_text
         atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1))
 
     @classmethod

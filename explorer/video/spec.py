@@ -6,7 +6,6 @@ import math
 import os
 import re
 import shlex
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -14,6 +13,7 @@ from typing import Optional
 from explorer.engine.latents import INTERPOLATION_KINDS, parse_seeds
 from explorer.engine.state import NOISE_MODES
 from explorer.errors import UserError
+from networks.files import check_writable_dir
 
 VIDEO_EXTS = {".mp4": "mp4", ".webm": "webm", ".gif": "gif"}
 FORMATS = ("mp4", "webm", "gif", "png")
@@ -191,12 +191,10 @@ def check_output_path(output: str, fmt: str) -> None:
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise UserError(f"cannot write {output}: folder {parent} does not exist")
-    try:  # a real file, not os.access: root passes access checks that read-only mounts then refuse
-        fd, probe = tempfile.mkstemp(prefix=".sg-explorer-probe-", dir=parent)
+    try:
+        check_writable_dir(parent, create=False)
     except OSError as e:
         raise UserError(f"cannot write {output}: folder {parent} is not writable ({e.strerror or e})") from None
-    os.close(fd)
-    os.unlink(probe)
     if fmt == "png":
         if out.exists() and not out.is_dir():
             raise UserError(f"{output} exists and is not a folder")

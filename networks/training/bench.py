@@ -6,7 +6,6 @@ as a real run does. Sizes: NVIDIA's defaults for 64 px (channel_base 16384, chan
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
 import time

@@ -13,17 +13,17 @@ import copy
 import dataclasses
 import json
 import math
-import os
 import pathlib
 import resource
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 import torch
 
+from networks.files import save_png
 from networks.training import snapshot as snap
 from networks.training.augment import PRESETS, AdaController, AugmentPipe
 from networks.training.dataset import DatasetOptions, ImageDataset, InfiniteSampler
@@ -337,15 +337,15 @@ class Trainer:
         imgs = torch.cat([self.G_ema(zi, ci, noise_mode="const") for zi, ci in zip(z.split(8), c.split(8))])
         grid = snap.images_to_grid(imgs, snap.grid_shape(len(imgs))[0])
         kimg = self.counters.cur_nimg // 1000
-        snap.save_png_atomic(self.run_dir / f"fakes{kimg:06d}.png", grid)
-        snap.save_png_atomic(self.run_dir / "fakes.png", grid)
+        save_png(self.run_dir / f"fakes{kimg:06d}.png", grid)
+        save_png(self.run_dir / "fakes.png", grid)
 
     def _write_reals(self) -> None:
         if not self.info.is_main or self.run_dir is None:
             return
         n = min(32, self.dataset.raw_size)
         imgs = torch.stack([self.dataset[i][0] for i in range(n)]).float() / 127.5 - 1
-        snap.save_png_atomic(self.run_dir / "reals.png", snap.images_to_grid(imgs, snap.grid_shape(n)[0]))
+        save_png(self.run_dir / "reals.png", snap.images_to_grid(imgs, snap.grid_shape(n)[0]))
 
     def _run_metrics(self, snapshot_path: Optional[pathlib.Path]) -> dict:
         if not self.opts.metrics or not self.info.is_main:

@@ -12,7 +12,7 @@ Facts taken from NVIDIA's documented defaults (not their code):
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from networks.config import DiscriminatorConfig, MappingConfig, StyleGAN2Config, StyleGAN3Config

@@ -7,7 +7,6 @@ optimiser states, RNG states of torch / numpy / python, ADA state, running path-
 """
 from __future__ import annotations
 
-import io
 import os
 import pathlib
 import random
@@ -97,15 +96,6 @@ def images_to_grid(images: torch.Tensor, gw: int) -> np.ndarray:
         r, q = divmod(i, gw)
         canvas[r * h:(r + 1) * h, q * w:(q + 1) * w] = x[i].transpose(1, 2, 0)
     return canvas
-
-
-def save_png_atomic(path: pathlib.Path, array: np.ndarray) -> pathlib.Path:
-    """uint8 [H, W, C] (C = 1 or 3) -> PNG written atomically."""
-    from PIL import Image
-    from networks.checkpoint import atomic_write_bytes
-    buf = io.BytesIO()
-    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(buf, format="PNG")
-    return atomic_write_bytes(path, buf.getvalue())
 
 
 def fixed_latents(seeds: Iterable[int], z_dim: int) -> torch.Tensor:
