@@ -16,7 +16,6 @@ import torch.nn.functional as F
 
 from .conv2d_resample import conv2d_resample
 from .impl import resolve_impl
-from .upfirdn2d import _parse_padding
 
 __all__ = ['modulated_conv2d', 'modulated_conv2d_sg3']
 
