@@ -232,3 +232,30 @@ def test_num_layers_sets_the_stylegan3_depth():
     assert g.num_layers == 8 and g.num_ws == 10
     g, _ = network_configs(tiny_options("d.zip", "out", cfg="stylegan3-t"), 32, 3, 0)
     assert g.num_layers == 14                                        # NVIDIA's depth unless asked
+
+
+def test_export_model_drops_the_resume_state_and_still_fine_tunes(data16, tmp_path):
+    import subprocess
+    import sys
+    from networks import load_network_pkl
+    from networks.training.snapshot import fakes_grid
+    run = tmp_path / "run"
+    run.mkdir()
+    t = Trainer(tiny_options(data16, tmp_path), run_dir=run, log=lambda m: None)
+    snapshot = t.run()
+    dest = tmp_path / "assets" / "model.pkl"
+    r = subprocess.run([sys.executable, "scripts/export_model.py", str(run), "--dest", str(dest)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = load_network_pkl(dest)
+    assert {"G", "D", "G_ema", "augment_pipe", "training_set_kwargs", "provenance"} <= set(out)
+    assert "resume" not in out and out["provenance"]["kimg"] == 0.008
+    assert dest.stat().st_size < 0.7 * snapshot.stat().st_size      # no optimiser moments
+    grid = np.asarray(Image.open(tmp_path / "assets" / "model-fakes.png"))
+    np.testing.assert_array_equal(grid, fakes_grid(out["G_ema"]))
+    np.testing.assert_array_equal(grid, np.asarray(Image.open(run / "fakes.png")))  # the run's own picture
+    t2 = Trainer(tiny_options(data16, tmp_path, resume=str(dest)), resume_data=out, log=lambda m: None)
+    assert t2.counters.cur_nimg == 0 and math.isfinite(_run_steps(t2, 1)[0]["Loss/G/loss"])
+    bad = subprocess.run([sys.executable, "scripts/export_model.py", str(tmp_path / "none.pkl"), "--dest",
+                          str(tmp_path / "x.pkl")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1

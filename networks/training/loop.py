@@ -323,19 +323,8 @@ class Trainer:
         self._write_fakes()
         return path
 
-    def _grid_inputs(self):
-        n = 32 if self.dataset.resolution <= 64 else 16
-        z = snap.fixed_latents(range(n), self.G.z_dim).to(self.device)
-        c = torch.zeros([n, self.dataset.label_dim], device=self.device)
-        if self.dataset.label_dim:
-            c[torch.arange(n), torch.arange(n) % self.dataset.label_dim] = 1
-        return z, c
-
-    @torch.no_grad()
     def _write_fakes(self) -> None:
-        z, c = self._grid_inputs()
-        imgs = torch.cat([self.G_ema(zi, ci, noise_mode="const") for zi, ci in zip(z.split(8), c.split(8))])
-        grid = snap.images_to_grid(imgs, snap.grid_shape(len(imgs))[0])
+        grid = snap.fakes_grid(self.G_ema)
         kimg = self.counters.cur_nimg // 1000
         save_png(self.run_dir / f"fakes{kimg:06d}.png", grid)
         save_png(self.run_dir / "fakes.png", grid)

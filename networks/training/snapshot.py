@@ -101,3 +101,17 @@ def images_to_grid(images: torch.Tensor, gw: int) -> np.ndarray:
 def fixed_latents(seeds: Iterable[int], z_dim: int) -> torch.Tensor:
     """NVIDIA's seed convention: z = RandomState(seed).randn(z_dim). -> [N, z_dim] float32."""
     return torch.from_numpy(np.stack([np.random.RandomState(s).randn(z_dim) for s in seeds]).astype(np.float32))
+
+
+@torch.no_grad()
+def fakes_grid(G) -> np.ndarray:
+    """The run's progress picture: G's images of seeds 0..31 (16 above 64 px), 8 per row, noise 'const',
+    classes cycling for a conditional G. -> uint8 [rows * R, 8 * R, C]."""
+    n = 32 if G.img_resolution <= 64 else 16
+    device = next(G.parameters()).device
+    z = fixed_latents(range(n), G.z_dim).to(device)
+    c = torch.zeros([n, G.c_dim], device=device)
+    if G.c_dim:
+        c[torch.arange(n), torch.arange(n) % G.c_dim] = 1
+    imgs = torch.cat([G(zi, ci, noise_mode="const") for zi, ci in zip(z.split(8), c.split(8))])
+    return images_to_grid(imgs, grid_shape(n)[0])
