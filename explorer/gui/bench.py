@@ -29,6 +29,7 @@ class GuiBenchResult:
     latency_render_ms: float           # of which the render itself, median
     latency_frames: float              # UI frames from the change to the image on screen, median
     latency_overhead_ms: float         # latency minus render time, median (goal: <= 2 UI frames)
+    latency_overhead_frames: float     # the same in UI frames of that moment (latency / frames it took), median
     ui_frame_ms: float                 # one UI frame while idle, median
     upload_1024_ms: float              # a new 1024 x 1024 image into the texture on the UI thread, median
     upload_rgb_1024_ms: float          # the same from unpacked RGB (what the UI thread would pay unpacked)
@@ -153,6 +154,8 @@ def bench_gui(checkpoint: str | None = None, seconds: float = 5.0, resolution: i
                              latency_ms=statistics.median(lat), latency_render_ms=statistics.median(lat_render),
                              latency_frames=statistics.median(lat_frames),
                              latency_overhead_ms=statistics.median(a - b for a, b in zip(lat, lat_render)),
+                             latency_overhead_frames=statistics.median((a - b) / (a / n)
+                                                                       for a, b, n in zip(lat, lat_render, lat_frames)),
                              ui_frame_ms=statistics.median(idle),
                              upload_1024_ms=statistics.median(uploads), frame_1024_ms=statistics.median(frame_ms),
                              upload_rgb_1024_ms=statistics.median(uploads_rgb), pack_1024_ms=pack_ms,
@@ -171,9 +174,9 @@ def bench_gui(checkpoint: str | None = None, seconds: float = 5.0, resolution: i
             f"(worker {res.renders_per_s:.1f} renders/s; a frame costs {res.ui_cpu_ms_per_frame:.1f} ms CPU, "
             f"{1e3 / max(res.ui_cpu_ms_per_frame, 1e-3):.0f} fps on a free core; load {_load()})")
     printer(f"  slider -> new image on screen   : {res.latency_ms:.0f} ms median = render "
-            f"{res.latency_render_ms:.0f} ms + {res.latency_overhead_ms:.0f} ms "
-            f"({res.latency_overhead_ms / max(res.ui_frame_ms, 1e-3):.1f} idle UI frames of {res.ui_frame_ms:.1f} ms; "
-            f"{res.latency_frames:.0f} frames in all)")
+            f"{res.latency_render_ms:.0f} ms + {res.latency_overhead_ms:.0f} ms = "
+            f"{res.latency_overhead_frames:.1f} UI frames ({res.latency_frames:.0f} frames in all; an idle frame "
+            f"{res.ui_frame_ms:.1f} ms)")
     printer(f"  1024x1024 texture upload        : {res.upload_1024_ms:.2f} ms median on the UI thread "
             f"({res.texture_path} texture; packing to RGBA {res.pack_1024_ms:.1f} ms on the render thread, "
             f"unpacked RGB upload {res.upload_rgb_1024_ms:.2f} ms); frame showing it {res.frame_1024_ms:.1f} ms")
