@@ -100,6 +100,17 @@ def test_no_display_exits_nonzero_with_one_line(display, tmp_path):
     assert p.stdout == ""
 
 
+@pytest.mark.parametrize("args,message", [(["--device", "tpu"], "unknown device"), (["--fps-cap", "-1"], "--fps-cap"),
+                                          (["--device", "cuda:1"], "cuda")])
+def test_bad_arguments_are_one_line_before_any_window(args, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)      # the index check, not availability
+    monkeypatch.delenv("DISPLAY", raising=False)                        # checked before the display
+    from explorer.cli import main
+    assert main(args + [SG2]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "display" not in err[0]
+
+
 def test_stylegan3_rotation_and_class(make_app, tmp_path):
     app = make_app(SG3T)
     wait_idle(app)

@@ -20,18 +20,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from explorer.devices import resolve_device
     from explorer.errors import UserError
     from explorer.gui.display import display_problem
 
+    if args.fps_cap < 0:
+        raise UserError("--fps-cap must be 0 (uncapped) or more")
+    device = resolve_device(args.device)          # one line for an unknown or missing device
+    if device.index not in (None, 0):
+        raise UserError(f"--device {args.device}: the explorer renders on cpu or the first CUDA device (cuda)")
     # Before importing dearpygui: without a display it would abort the process.
     problem = display_problem()
     if problem:
         raise UserError(problem)
-    if args.fps_cap < 0:
-        raise UserError("--fps-cap must be 0 (uncapped) or more")
     from explorer.gui.app import App, AppOptions
 
-    app = App(AppOptions(checkpoints=list(args.checkpoints), session=args.session, device=args.device,
+    app = App(AppOptions(checkpoints=list(args.checkpoints), session=args.session, device=device.type,
                          fps_cap=args.fps_cap, default_checkpoint=str(DEFAULT_CHECKPOINT)))
     import signal
 
