@@ -472,6 +472,9 @@ def test_save_image_and_layer_view_png(make_app, tmp_path):
     np.testing.assert_array_equal(np.asarray(Image.open(layer_png)), app.panels["layers"].last_view.layer_image)
     np.testing.assert_array_equal(np.asarray(Image.open(image_png)), app.last_result.image)
     assert sorted(os.listdir(tmp_path / "caps")) == sorted(os.path.basename(p) for p in (layer_png, image_png))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert os.stat(image_png).st_mode & 0o777 == 0o666 & ~umask      # an ordinary file, not mkstemp's 0600
 
 
 # ---------------------------------------------------------------------------------------------- performance

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 MAX_RECENT = 12
@@ -22,20 +21,11 @@ def config_dir() -> Path:
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Writes bytes to `path` through a temporary file in the same folder, then renames it over."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Writes bytes to `path` through a temporary file in the same folder, then renames it over (with the
+    permissions the umask gives a new file: networks.files, the project's one atomic writer)."""
+    from networks.files import atomic_write_bytes
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, data)
 
 
 def read_json(path: str | os.PathLike) -> dict | None:
