@@ -390,6 +390,8 @@ def save_network_pkl(path: Union[str, os.PathLike], data: dict) -> pathlib.Path:
     """
     payload: dict = {"format": FORMAT}
     for key, value in data.items():
+        if key == "format":  # what load_network_pkl says a file was; this file is always ours
+            continue
         if key in NETWORK_KEYS + ("augment_pipe",) and isinstance(value, torch.nn.Module):
             payload[key] = network_to_dict(value)
         else:

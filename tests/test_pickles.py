@@ -589,3 +589,8 @@ def test_own_format_round_trip(tmp_path, sg2_reference):
     assert out["format"] == "sg-explorer" and out["resume"]["counters"]["cur_nimg"] == 64
     assert _same_weights(out["G_ema"], sg2_reference["G_ema"]) and _same_weights(out["D"], sg2_reference["D"])
     assert float(out["augment_pipe"].p) == 0.125 and out["augment_pipe"].init_kwargs == pipe.init_kwargs
+    # What load_network_pkl returns saves again as it is (its 'format' says what the file was, not a payload).
+    again = load_network_pkl(save_network_pkl(tmp_path / "again.pkl", out))
+    assert again["format"] == "sg-explorer" and _same_weights(again["G_ema"], sg2_reference["G_ema"])
+    nvidia = load_network_pkl(save_network_pkl(tmp_path / "from-nvidia.pkl", sg2_reference))
+    assert nvidia["format"] == "sg-explorer" and _same_weights(nvidia["D"], sg2_reference["D"])
