@@ -11,7 +11,8 @@ from explorer.engine.latents import seed_to_z
 from explorer.engine.renderer import has_transform
 from explorer.engine.spectrum import power_spectrum_db, spectrum_picture
 from explorer.engine.sticking import sticking_average, sticking_states
-from explorer.engine.untransform import make_transform, untransform_image
+from explorer.engine.untransform import untransform_image
+from networks.stylegan3 import make_transform
 from explorer.errors import UserError
 from test_engine_toy import ToyGenerator, load
 
@@ -191,7 +192,7 @@ def test_render_spectrum_all_vs_selected(sg2):
 def test_untransform_identity_and_whole_pixel_shift():
     img = torch.rand(2, 3, 16, 16)
     assert torch.equal(untransform_image(img, make_transform()), img)
-    out = untransform_image(img, make_transform(3 / 16, -2 / 16, 0))
+    out = untransform_image(img, make_transform((3 / 16, -2 / 16), 0))
     # out(p) = img(p + t): out[y, x] = img[y - 2, x + 3]; the uncovered border reads 0.
     assert torch.equal(out[:, :, 2:, :13], img[:, :, :14, 3:])
     assert out[:, :, :2].abs().max() < 1e-6 and out[:, :, :, 13:].abs().max() < 1e-6
@@ -200,8 +201,8 @@ def test_untransform_identity_and_whole_pixel_shift():
 def test_untransform_rotation_round_trip_is_close_in_the_centre():
     yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
     img = torch.cos(2 * math.pi * (3 * xx + 2 * yy) / 64)[None, None]
-    there = untransform_image(img, make_transform(0, 0, 20))
-    back = untransform_image(there, make_transform(0, 0, -20))
+    there = untransform_image(img, make_transform((0, 0), 20))
+    back = untransform_image(there, make_transform((0, 0), -20))
     c = slice(20, 44)
     assert (back[..., c, c] - img[..., c, c]).abs().max() < 0.05
 

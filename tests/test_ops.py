@@ -290,3 +290,20 @@ def test_network_gradients_fast_equal_ref(name):
     close(results["fast"][0], results["ref"][0], 1e-5)
     for a, r in zip(results["fast"][1], results["ref"][1]):
         close(a, r, 1e-3)  # float32 sums over many pixels, in different orders
+
+
+# ------------------------------------------------------------------------------------------------ lanczos
+
+@pytest.mark.parametrize("a", [3, 4])
+def test_lanczos_sample_equals_its_reference(a):
+    from networks.ops.lanczos import lanczos_sample, lanczos_sample_ref
+    img = rnd(1, 2, 9, 11)
+    g = torch.Generator().manual_seed(5)
+    px = torch.rand(6, 7, generator=g, dtype=D) * 14 - 2      # some positions off the image
+    py = torch.rand(6, 7, generator=g, dtype=D) * 12 - 2
+    px[0, 0], py[0, 0] = 4.0, 3.0 + 1e-9                        # (almost) a pixel centre: copied exactly
+    out, valid = lanczos_sample(img, px, py, a)
+    close(out, lanczos_sample_ref(img, px, py, a))
+    assert out[0, :, 0, 0].tolist() == img[0, :, 3, 4].tolist()
+    inside = (px.floor() - a + 1 >= 0) & (px.floor() + a <= 10) & (py.floor() - a + 1 >= 0) & (py.floor() + a <= 8)
+    assert torch.equal(valid, inside)

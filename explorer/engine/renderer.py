@@ -18,7 +18,8 @@ from explorer.engine import layers as L
 from explorer.engine.latents import seed_plane_weights, seed_to_z
 from explorer.engine.spectrum import spectrum_picture
 from explorer.engine.state import RenderState
-from explorer.engine.untransform import make_transform, untransform_image
+from explorer.engine.untransform import untransform_image
+from networks.stylegan3 import make_transform
 from explorer.errors import UserError
 
 
@@ -144,7 +145,7 @@ def compute_ws(G, state: RenderState) -> torch.Tensor:
 
 
 def state_transform(state: RenderState) -> np.ndarray:
-    return make_transform(state.translate_x, state.translate_y, state.rotate)
+    return make_transform((state.translate_x, state.translate_y), state.rotate)
 
 
 # ------------------------------------------------------------------------------------------------

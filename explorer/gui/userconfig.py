@@ -9,6 +9,8 @@ import json
 import os
 from pathlib import Path
 
+from networks.files import atomic_write_text
+
 MAX_RECENT = 12
 
 
@@ -18,14 +20,6 @@ def config_dir() -> Path:
         return Path(override)
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return Path(base) / "sg-explorer"
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Writes bytes to `path` through a temporary file in the same folder, then renames it over (with the
-    permissions the umask gives a new file: networks.files, the project's one atomic writer)."""
-    from networks.files import atomic_write_bytes
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, data)
 
 
 def read_json(path: str | os.PathLike) -> dict | None:
@@ -39,7 +33,7 @@ def read_json(path: str | os.PathLike) -> dict | None:
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:
-    write_atomic(path, json.dumps(data, indent=1, sort_keys=True).encode("utf-8"))
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def load_recent() -> list[str]:

@@ -15,7 +15,8 @@ from explorer.engine.cache import NetworkCache
 from explorer.engine.latents import sample_path, seed_to_z
 from explorer.engine.renderer import (class_vector, explicit_ws, has_transform, map_seeds, network_device, render,
                                       synthesize, truncate)
-from explorer.engine.untransform import make_transform, untransform_image
+from explorer.engine.untransform import untransform_image
+from networks.stylegan3 import make_transform
 from explorer.errors import UserError
 from explorer.video.recipe import Recipe
 from explorer.video.spec import VideoSpec
@@ -40,7 +41,7 @@ def transform_at(spec: VideoSpec, frame: int) -> Optional[np.ndarray]:
     if spec.translate_anim is not None:
         r, period = spec.translate_anim
         tx, ty = r * math.cos(2 * math.pi * s / period), r * math.sin(2 * math.pi * s / period)
-    return make_transform(tx, ty, (spec.rotate_anim or 0.0) * s)
+    return make_transform((tx, ty), (spec.rotate_anim or 0.0) * s)
 
 
 def check_layer_view(G, layer: str, channels: Optional[list] = None) -> None:

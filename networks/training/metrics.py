@@ -15,44 +15,19 @@ from typing import Iterable
 import numpy as np
 import torch
 
+from networks.ops.lanczos import lanczos_sample
+from networks.stylegan3 import inverse_transform, make_transform
+
 NAMES = {"eqt": "EQ-T", "eqt_frac": "EQ-T_frac", "eqr": "EQ-R"}
 
 
-def _lanczos(x: torch.Tensor, a: int) -> torch.Tensor:
-    """Lanczos-a windowed sinc."""
-    return torch.where(x.abs() < a, torch.sinc(x) * torch.sinc(x / a), torch.zeros_like(x))
-
-
-def sinc_warp(img: torch.Tensor, src_x: torch.Tensor, src_y: torch.Tensor, radius: int = 4):
-    """Band-limited resampling: out[..., i, j] = img interpolated at (src_y[i, j], src_x[i, j]).
-
-    img [N, C, H, W]; src_* [H, W] in pixel-index units (pixel centres at integers). Returns
-    (out [N, C, H, W], valid [H, W] bool: the whole kernel footprint lies inside the image).
-    """
-    n, c, h, w = img.shape
-    bx, by = torch.floor(src_x), torch.floor(src_y)
-    out = torch.zeros_like(img)
-    total = torch.zeros([h, w], device=img.device, dtype=img.dtype)
-    valid = (bx - radius + 1 >= 0) & (bx + radius <= w - 1) & (by - radius + 1 >= 0) & (by + radius <= h - 1)
-    flat = img.reshape(n, c, h * w)
-    for dy in range(-radius + 1, radius + 1):
-        ty = by + dy
-        wy = _lanczos(src_y - ty, radius)
-        for dx in range(-radius + 1, radius + 1):
-            tx = bx + dx
-            weight = wy * _lanczos(src_x - tx, radius)
-            idx = (ty.clamp(0, h - 1) * w + tx.clamp(0, w - 1)).long().reshape(-1)
-            out += flat[:, :, idx].reshape(n, c, h, w) * weight
-            total += weight
-    # Exact integer positions give weight 1 on one tap; elsewhere normalise the truncated kernel.
-    return out / total.clamp(min=1e-8), valid
+REFERENCE_TAPS = 4  # Lanczos-4 for the reference warp: the metric should measure the network, not the warp
 
 
 def _set_transform(G, angle: float, tx: float, ty: float) -> None:
-    """User transform m (rotation `angle` radians, translation in image-size units); the buffer holds inv(m)."""
-    c, s = math.cos(angle), math.sin(angle)
-    m = np.array([[c, s, tx], [-s, c, ty], [0, 0, 1]], dtype=np.float64)
-    G.synthesis.input.transform.copy_(torch.from_numpy(np.linalg.inv(m)).float())
+    """User transform (rotation `angle` radians, translation in image-size units); the buffer holds its inverse."""
+    m = inverse_transform(make_transform((tx, ty), math.degrees(angle)))
+    G.synthesis.input.transform.copy_(torch.from_numpy(m).float())
 
 
 def _pixel_grid(h: int, w: int, device):
@@ -109,7 +84,7 @@ def equivariance(G, which: Iterable[str], num_samples: int = 1000, batch: int = 
             _set_transform(G, angle, tx, ty)
             img1 = G.synthesis(ws, noise_mode="const")
             src_x, src_y = reference_source(kind, h, w, angle, tx, ty, device)
-            ref, valid = sinc_warp(img0, src_x, src_y)
+            ref, valid = lanczos_sample(img0, src_x, src_y, REFERENCE_TAPS)
             mask = valid.to(img0.dtype)
             se[kind] += float(((img1 - ref).square() * mask).sum())
             count[kind] += float(mask.sum()) * n * img0.shape[1]
