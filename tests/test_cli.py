@@ -169,6 +169,31 @@ def test_images_noise_modes(capsys, tmp_path):
     assert np.abs(pngs["r1"] - pngs["const"]).max() > 3
 
 
+@pytest.mark.parametrize("name", ["sg2-32", "sg3r-32"])
+def test_images_style_mixing_matches_nvidia(capsys, tmp_path, name):
+    """--mix-seed S --mix-ws lo-hi: the fixtures' img_mix_* (sample i takes ws [lo, hi) of sample N-1-i)."""
+    e = np.load(DATA / name / "expected.npz")
+    seeds = seeds_of(name)
+    for key, (lo, hi) in zip(("coarse", "middle", "fine"), e["mix_ranges"]):
+        want = to_pixels(e[f"img_mix_{key}"])
+        for i, seed in enumerate(seeds):
+            out = tmp_path / key / str(i)
+            code, _, err = run(capsys, "images", DATA / name / "network.pkl", "--seeds", seed, "--mix-seed",
+                               seeds[len(seeds) - 1 - i], "--mix-ws", f"{lo}-{hi - 1}", "--outdir", out)
+            assert code == 0, err
+            assert_pngs_match(out, [seed], want[i:i + 1])
+
+
+def test_images_untransform_moves_a_whole_pixel_translation_back(capsys, tmp_path):
+    seed = seeds_of("sg3r-32")[0]
+    for tag, extra in (("plain", ["--translate", "0.125,0"]), ("back", ["--translate", "0.125,0", "--untransform"])):
+        assert run(capsys, "images", SG3R, "--seeds", seed, *extra, "--outdir", tmp_path / tag)[0] == 0
+    moved = np.asarray(Image.open(tmp_path / "plain" / f"seed{seed:04d}.png")).astype(int)
+    back = np.asarray(Image.open(tmp_path / "back" / f"seed{seed:04d}.png")).astype(int)
+    np.testing.assert_array_equal(back[:, :-4], moved[:, 4:])   # 0.125 of 32 px = 4 px, moved back exactly
+    assert (back[:, -4:] == 128).all()                            # what came from outside the image reads 0
+
+
 def _angle_deg(m) -> float:
     """a of m = [[cos a, sin a, x], [-sin a, cos a, y], [0, 0, 1]], in degrees."""
     return float(np.degrees(np.arctan2(m[0, 1], m[0, 0])))
@@ -249,6 +274,9 @@ def _one_line(code, err, expected_code) -> str:
     (["images", SG2, "--seeds", "1", "--outdir", "{tmp}/file.txt"], 2, "--outdir"),
     (["images", SG2, "--seeds", "1", "--bogus", "--outdir", "{tmp}"], 2, "--bogus"),
     (["images", SG3T, "--seeds", "1", "--outdir", "{tmp}"], 2, "conditional"),
+    (["images", SG2, "--seeds", "1", "--mix-seed", "3", "--outdir", "{tmp}"], 2, "--mix-ws"),
+    (["images", SG2, "--seeds", "1", "--mix-seed", "3", "--mix-ws", "0-40", "--outdir", "{tmp}"], 2, "out of range"),
+    (["images", SG2, "--seeds", "1", "--untransform", "--outdir", "{tmp}"], 2, "StyleGAN3"),
     (["images", SG3T, "--seeds", "1", "--class", "3", "--outdir", "{tmp}"], 2, "out of range"),
     (["images", SG2, "--seeds", "1", "--class", "0", "--outdir", "{tmp}"], 2, "unconditional"),
     (["images", "{tmp}/only_ema.pkl", "--seeds", "1", "--net", "G", "--outdir", "{tmp}"], 2, "has no G"),

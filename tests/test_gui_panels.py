@@ -434,12 +434,16 @@ def test_copied_command_line_reproduces_the_pixels(make_app, tmp_path, net, caps
         fire(tr.widgets["cutoff"], 3)
         fire(tr.widgets["noise_mode"], "random")
         fire(tr.widgets["noise_seed"], 7)
+        fire(app.panels["mixing"].widgets["mix_seed"], 9)
+        app.panels["mixing"].preset("coarse")                 # mixing travels as --mix-seed / --mix-ws
     else:
         t = app.panels["transform"]
         fire(t.widgets["tx"], 0.1234567)
         fire(t.widgets["ty"], -0.05)
         fire(t.widgets["rotate"], 17.25)        # class stays 0: the line must still name it
+        fire(t.widgets["untransform"], True)
     wait_idle(app)
+    assert any(app.last_state.mix_mask) if net == "sg2" else app.last_state.untransform
     cap = app.panels["capture"]
     line = cap.copy_command()
     assert dpg.get_value(cap.command_text) == line and dpg.get_value(cap.result_text) == "copied"

@@ -39,6 +39,13 @@ def add_arguments(parser) -> None:
                              "gen_images.py (0.25,0 moves the content a quarter width right; +Y is down)")
     parser.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
                         help="StyleGAN3: rotate the input, degrees counter-clockwise (default 0)")
+    parser.add_argument("--mix-seed", type=int, default=None, metavar="SEED",
+                        help="style mixing: take the ws listed in --mix-ws from this seed")
+    parser.add_argument("--mix-ws", default=None, metavar="LIST",
+                        help="w indices mixed in from --mix-seed, e.g. 0-3 (coarse) or 8-13 (fine)")
+    parser.add_argument("--untransform", action="store_true",
+                        help="StyleGAN3: resample the output back by the inverse of --translate/--rotate "
+                             "(band-limited), as the explorer's untransform does")
     parser.add_argument("--net", default="G_ema", choices=["G_ema", "G"], help="which generator (default G_ema)")
     parser.add_argument("--device", default="cpu", metavar="cpu|cuda", help="torch device (default cpu)")
     parser.add_argument("--batch", type=int, default=1, metavar="N", help="seeds rendered per forward pass")
@@ -55,6 +62,7 @@ def run(args) -> int:
     from explorer.engine.latents import parse_seeds, seeds_to_z
     from networks.files import check_writable_dir, save_png
     from networks import load_network_pkl
+    from explorer.engine.untransform import untransform_image
     from networks.stylegan3 import make_transform
 
     # Every argument is checked before the (slow) load.
@@ -66,6 +74,9 @@ def run(args) -> int:
         raise UserError("--trunc and --rotate must be finite numbers")
     if args.trunc_cutoff is not None and args.trunc_cutoff < 0:
         raise UserError("--trunc-cutoff must be >= 0")
+    if (args.mix_seed is None) != (args.mix_ws is None):
+        raise UserError("style mixing needs both --mix-seed and --mix-ws")
+    mix_ws = parse_seeds(args.mix_ws) if args.mix_ws is not None else []
     device = resolve_device(args.device)
     try:
         outdir = check_writable_dir(args.outdir)
@@ -77,8 +88,10 @@ def run(args) -> int:
     if G is None:
         raise UserError(f"the checkpoint has no {args.net}")
     G = G.to(device)
-    if (args.translate or args.rotate) and not hasattr(G.synthesis, "input"):
-        raise UserError("--translate / --rotate need a StyleGAN3 network")
+    if (args.translate or args.rotate or args.untransform) and not hasattr(G.synthesis, "input"):
+        raise UserError("--translate / --rotate / --untransform need a StyleGAN3 network")
+    if bad := [i for i in mix_ws if i >= G.num_ws]:
+        raise UserError(f"--mix-ws {bad[0]} is out of range: this network has ws 0..{G.num_ws - 1}")
     c = torch.zeros([1, G.c_dim], device=device)
     if G.c_dim:
         if args.class_idx is None:
@@ -88,17 +101,25 @@ def run(args) -> int:
         c[:, args.class_idx] = 1
     elif args.class_idx is not None:
         raise UserError("--class given, but this network is unconditional")
+    m = make_transform(translate, args.rotate)
     if hasattr(G.synthesis, "input"):
-        m = np.linalg.inv(make_transform(translate, args.rotate))
-        G.synthesis.input.transform.copy_(torch.from_numpy(m).float())
+        G.synthesis.input.transform.copy_(torch.from_numpy(np.linalg.inv(m)).float())
+    mix = None
+    if mix_ws:
+        z_mix = torch.from_numpy(seeds_to_z([args.mix_seed], G.z_dim)).to(device)
+        mix = G.mapping(z_mix, c, truncation_psi=args.trunc, truncation_cutoff=args.trunc_cutoff)
 
     torch.manual_seed(args.noise_seed)
     with torch.no_grad():
         for i in range(0, len(seeds), args.batch):
             chunk = seeds[i:i + args.batch]
             z = torch.from_numpy(seeds_to_z(chunk, G.z_dim)).to(device)
-            img = G(z, c.repeat(len(chunk), 1), truncation_psi=args.trunc, truncation_cutoff=args.trunc_cutoff,
-                    noise_mode=args.noise_mode, force_fp32=not args.fp16)
+            ws = G.mapping(z, c.repeat(len(chunk), 1), truncation_psi=args.trunc, truncation_cutoff=args.trunc_cutoff)
+            if mix is not None:
+                ws[:, mix_ws] = mix[:, mix_ws]
+            img = G.synthesis(ws, noise_mode=args.noise_mode, force_fp32=not args.fp16)
+            if args.untransform:
+                img = untransform_image(img, m)
             pixels = (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy()
             for seed, px in zip(chunk, pixels):
                 path = save_png(pathlib.Path(outdir) / f"seed{seed:04d}.png", px)

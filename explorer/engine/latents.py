@@ -55,6 +55,17 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def format_seeds(values: Sequence[int]) -> str:
+    """[0, 1, 2, 3, 7] -> '0-3,7': the inverse of parse_seeds, runs of consecutive values as ranges."""
+    runs: list[list[int]] = []
+    for v in values:
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in runs)
+
+
 def seed_plane_weights(x: float, y: float, step_y: int = 100) -> list[tuple[int, float]]:
     """Integer seeds around the point (x, y) of the seed plane and their bilinear weights.
 

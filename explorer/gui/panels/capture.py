@@ -1,29 +1,20 @@
 """Capture: save the image or the layer view as PNG (atomic), and the state as an `sg-explorer images` line."""
 from __future__ import annotations
 
-import io
 import os
 import shlex
 from dataclasses import dataclass
 
 import dearpygui.dearpygui as dpg
-import numpy as np
-from PIL import Image
 
+from explorer.engine.latents import format_seeds
 from explorer.gui.panels.base import Panel
-from explorer.gui.userconfig import write_atomic
+from networks.files import save_png
 
 
 @dataclass
 class CaptureSettings:
     folder: str = "captures"
-
-
-def save_png(path: str, image: np.ndarray) -> None:
-    """uint8 [H, W, 3] -> PNG file, written atomically."""
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG")
-    write_atomic(path, buf.getvalue())
 
 
 def _num(v: float) -> str:
@@ -58,13 +49,14 @@ def command_line(state, outdir: str = "out") -> tuple[str, list[str]]:
         args += ["--device", state.device]
         if not state.force_fp32:
             args += ["--fp16"]
+    mixed = [i for i, v in enumerate(state.mix_mask) if v]
+    if mixed:
+        args += ["--mix-seed", str(state.mix_seed), "--mix-ws", format_seeds(mixed)]
+    if state.untransform and (state.translate_x or state.translate_y or state.rotate):
+        args += ["--untransform"]
     args += ["--outdir", outdir]
     if state.x != round(state.x) or state.y != round(state.y):
         lost.append("fractional seed-plane point")
-    if any(state.mix_mask):
-        lost.append("style mixing")
-    if state.untransform:
-        lost.append("untransform")
     if state.w is not None:
         lost.append("explicit w")
     return shlex.join(args), lost
