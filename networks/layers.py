@@ -113,3 +113,30 @@ def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: Optional
     out = ws.clone()
     out[:, :cutoff] = w_avg.lerp(ws[:, :cutoff], psi)
     return out
+
+
+class MappedGenerator(nn.Module):
+    """A mapping network in front of a synthesis network: z [N, z_dim], c [N, c_dim] -> img [N, C, R, R].
+
+    The call interface of NVIDIA's generators; StyleGAN2 and StyleGAN3 differ only in the synthesis network.
+    """
+
+    def __init__(self, cfg, synthesis: nn.Module):
+        super().__init__()
+        self.cfg = cfg
+        self.z_dim, self.c_dim, self.w_dim = cfg.z_dim, cfg.c_dim, cfg.w_dim
+        self.img_resolution, self.img_channels = cfg.img_resolution, cfg.img_channels
+        self.synthesis = synthesis
+        self.num_ws = synthesis.num_ws
+        self.mapping = MappingNetwork(cfg.z_dim, cfg.c_dim, cfg.w_dim, self.num_ws, cfg.mapping)
+
+    @property
+    def arch(self) -> str:
+        return self.cfg.arch
+
+    def forward(self, z, c, truncation_psi: float = 1, truncation_cutoff: Optional[int] = None,
+                noise_mode: str = "const", force_fp32: bool = False, update_emas: bool = False, **synthesis_kwargs):
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                          update_emas=update_emas)
+        return self.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, update_emas=update_emas,
+                              **synthesis_kwargs)

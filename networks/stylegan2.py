@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from networks.config import DiscriminatorConfig, StyleGAN2Config
-from networks.layers import FullyConnectedLayer, MappingNetwork
+from networks.layers import FullyConnectedLayer, MappedGenerator, MappingNetwork
 from networks.ops.bias_act import activation_gain, bias_act
 from networks.ops.conv2d_resample import conv2d_resample
 from networks.ops.modulated_conv import modulated_conv2d
@@ -233,28 +233,11 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class Generator(nn.Module):
-    """z [N, z_dim], c [N, c_dim] -> img [N, img_channels, R, R], roughly in [-1, 1]."""
+class Generator(MappedGenerator):
+    """StyleGAN2: z [N, z_dim], c [N, c_dim] -> img [N, img_channels, R, R], roughly in [-1, 1]."""
 
     def __init__(self, cfg: StyleGAN2Config):
-        super().__init__()
-        self.cfg = cfg
-        self.z_dim, self.c_dim, self.w_dim = cfg.z_dim, cfg.c_dim, cfg.w_dim
-        self.img_resolution, self.img_channels = cfg.img_resolution, cfg.img_channels
-        self.synthesis = SynthesisNetwork(cfg)
-        self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(cfg.z_dim, cfg.c_dim, cfg.w_dim, self.num_ws, cfg.mapping)
-
-    @property
-    def arch(self) -> str:
-        return self.cfg.arch
-
-    def forward(self, z, c, truncation_psi: float = 1, truncation_cutoff: Optional[int] = None,
-                noise_mode: str = "const", force_fp32: bool = False, update_emas: bool = False, **synthesis_kwargs):
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-                          update_emas=update_emas)
-        return self.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, update_emas=update_emas,
-                              **synthesis_kwargs)
+        super().__init__(cfg, SynthesisNetwork(cfg))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -9,14 +9,13 @@ Module and parameter names match NVIDIA's checkpoints.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 import torch
 from torch import nn
 
 from networks.config import StyleGAN3Config
-from networks.layers import FullyConnectedLayer, MappingNetwork
+from networks.layers import FullyConnectedLayer, MappedGenerator
 from networks.ops.filtered_lrelu import filtered_lrelu
 from networks.ops.filters import design_lowpass_filter
 from networks.ops.modulated_conv import modulated_conv2d_sg3
@@ -243,25 +242,8 @@ class SynthesisNetwork(nn.Module):
         return x.to(torch.float32)
 
 
-class Generator(nn.Module):
-    """z [N, z_dim], c [N, c_dim] -> img [N, img_channels, R, R], roughly in [-1, 1]."""
+class Generator(MappedGenerator):
+    """StyleGAN3: z [N, z_dim], c [N, c_dim] -> img [N, img_channels, R, R], roughly in [-1, 1]."""
 
     def __init__(self, cfg: StyleGAN3Config):
-        super().__init__()
-        self.cfg = cfg
-        self.z_dim, self.c_dim, self.w_dim = cfg.z_dim, cfg.c_dim, cfg.w_dim
-        self.img_resolution, self.img_channels = cfg.img_resolution, cfg.img_channels
-        self.synthesis = SynthesisNetwork(cfg)
-        self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(cfg.z_dim, cfg.c_dim, cfg.w_dim, self.num_ws, cfg.mapping)
-
-    @property
-    def arch(self) -> str:
-        return self.cfg.arch
-
-    def forward(self, z, c, truncation_psi: float = 1, truncation_cutoff: Optional[int] = None,
-                noise_mode: str = "const", force_fp32: bool = False, update_emas: bool = False, **synthesis_kwargs):
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-                          update_emas=update_emas)
-        return self.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, update_emas=update_emas,
-                              **synthesis_kwargs)
+        super().__init__(cfg, SynthesisNetwork(cfg))

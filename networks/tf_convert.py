@@ -125,6 +125,19 @@ def _log2(res: int, what: str) -> int:
     return res.bit_length() - 1
 
 
+def _rename_lod_layers(tf: dict, prefix: str, layer: str, resolution: int) -> bool:
+    """Progressive-growing files name a per-resolution layer '<layer>_lod<k>' (k = levels below the top);
+    renames those to '<r>x<r>/<layer>' in place. True when there were any."""
+    found = False
+    for name in list(tf):
+        m = re.fullmatch(rf"{re.escape(prefix)}{layer}_lod(\d+)/(.*)", name)
+        if m:
+            r = resolution >> int(m.group(1))
+            tf[f"{prefix}{r}x{r}/{layer}/{m.group(2)}"] = tf.pop(name)
+            found = True
+    return found
+
+
 def convert_tf_generator(rec: TFNetworkRecord) -> tuple[dict, dict[str, torch.Tensor]]:
     """TF G or Gs -> (NVIDIA Generator kwargs, state dict)."""
     _version_check(rec, "generator")
@@ -152,12 +165,8 @@ def convert_tf_generator(rec: TFNetworkRecord) -> tuple[dict, dict[str, torch.Te
     tf = dict(tf_variables(rec))
     # Progressive-growing-style output names: only the last block's ToRGB exists ('orig' architecture).
     res_log2 = _log2(kwargs["img_resolution"], "generator")
-    for name in list(tf):
-        m = re.fullmatch(r"synthesis/ToRGB_lod(\d+)/(.*)", name)
-        if m:
-            r = kwargs["img_resolution"] >> int(m.group(1))
-            tf[f"synthesis/{r}x{r}/ToRGB/{m.group(2)}"] = tf.pop(name)
-            kwargs["architecture"] = "orig"
+    if _rename_lod_layers(tf, "synthesis/", "ToRGB", kwargs["img_resolution"]):
+        kwargs["architecture"] = "orig"
     arch = kwargs["architecture"]
     _check(arch in ("orig", "skip", "resnet"), f"unknown generator architecture {arch!r}")
 
@@ -249,12 +258,8 @@ def convert_tf_discriminator(rec: TFNetworkRecord) -> tuple[dict, dict[str, torc
     kw.check_all_used("discriminator")
     tf = dict(tf_variables(rec))
     res_log2 = _log2(kwargs["img_resolution"], "discriminator")
-    for name in list(tf):
-        m = re.fullmatch(r"FromRGB_lod(\d+)/(.*)", name)
-        if m:
-            r = kwargs["img_resolution"] >> int(m.group(1))
-            tf[f"{r}x{r}/FromRGB/{m.group(2)}"] = tf.pop(name)
-            kwargs["architecture"] = "orig"
+    if _rename_lod_layers(tf, "", "FromRGB", kwargs["img_resolution"]):
+        kwargs["architecture"] = "orig"
     arch = kwargs["architecture"]
     _check(arch in ("orig", "skip", "resnet"), f"unknown discriminator architecture {arch!r}")
 

@@ -594,3 +594,14 @@ def test_own_format_round_trip(tmp_path, sg2_reference):
     assert again["format"] == "sg-explorer" and _same_weights(again["G_ema"], sg2_reference["G_ema"])
     nvidia = load_network_pkl(save_network_pkl(tmp_path / "from-nvidia.pkl", sg2_reference))
     assert nvidia["format"] == "sg-explorer" and _same_weights(nvidia["D"], sg2_reference["D"])
+
+
+def test_progressive_growing_layer_names_are_renamed_per_resolution():
+    from networks.tf_convert import _rename_lod_layers
+    tf = {"synthesis/ToRGB_lod0/weight": 1, "synthesis/ToRGB_lod2/bias": 2, "synthesis/64x64/Conv0_up/weight": 3}
+    assert _rename_lod_layers(tf, "synthesis/", "ToRGB", 64)
+    assert tf == {"synthesis/64x64/ToRGB/weight": 1, "synthesis/16x16/ToRGB/bias": 2,
+                  "synthesis/64x64/Conv0_up/weight": 3}
+    d = {"FromRGB_lod1/weight": 4, "4x4/Conv/weight": 5}
+    assert _rename_lod_layers(d, "", "FromRGB", 32) and d == {"16x16/FromRGB/weight": 4, "4x4/Conv/weight": 5}
+    assert not _rename_lod_layers({"32x32/FromRGB/weight": 6}, "", "FromRGB", 32)
