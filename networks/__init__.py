@@ -10,9 +10,12 @@ from networks.config import DiscriminatorConfig, MappingConfig, StyleGAN2Config,
 
 def __getattr__(name):
     # Checkpoint I/O pulls in torch and the architectures: import it on first use only.
-    if name in ("load_network_pkl", "save_network_pkl", "build_generator", "build_discriminator", "build_network"):
+    if name in ("load_network_pkl", "save_network_pkl"):
         from networks import checkpoint
         return getattr(checkpoint, name)
+    if name in ("build_generator", "build_discriminator", "build_network"):
+        from networks import build
+        return getattr(build, name)
     raise AttributeError(f"module 'networks' has no attribute {name!r}")
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from networks import ops
-from networks.checkpoint import build_generator
+from networks.build import build_generator
 from networks.config import StyleGAN2Config, StyleGAN3Config
 
 ARCHS = ("stylegan2", "stylegan3-t", "stylegan3-r")
