@@ -74,3 +74,14 @@ def test_check_detects_drift_and_rewrite_touches_only_the_block(script, tmp_path
     assert script.current_block(text) == script.render()
     assert script.main(["--check", "--readme", str(copy)]) == 0
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]  # written atomically, no temporary left
+
+
+def test_library_example_runs_as_written():
+    """The README's Python example, on a StyleGAN3 fixture instead of the FFHQ file it names."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"## Library use\n\n```python\n(.*?)```", readme, flags=re.S).group(1)
+    fixture = ROOT / "tests" / "data" / "nvidia-compat" / "sg3r-32" / "network.pkl"
+    code = code.replace('"stylegan3-t-ffhq-1024x1024.pkl"', repr(str(fixture)))
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert tuple(scope["img"].shape) == (1, 3, 32, 32) and scope["ws"].shape[1] == scope["G"].num_ws
