@@ -138,6 +138,16 @@ def _rename_lod_layers(tf: dict, prefix: str, layer: str, resolution: int) -> bo
     return found
 
 
+def _resolve_architecture(kwargs: dict, tf: dict, prefix: str, layer: str, what: str) -> tuple[int, str]:
+    """(log2 of the resolution, architecture): 'orig' when the file names its image layers per LOD."""
+    res_log2 = _log2(kwargs["img_resolution"], what)
+    if _rename_lod_layers(tf, prefix, layer, kwargs["img_resolution"]):
+        kwargs["architecture"] = "orig"
+    arch = kwargs["architecture"]
+    _check(arch in ("orig", "skip", "resnet"), f"unknown {what} architecture {arch!r}")
+    return res_log2, arch
+
+
 def convert_tf_generator(rec: TFNetworkRecord) -> tuple[dict, dict[str, torch.Tensor]]:
     """TF G or Gs -> (NVIDIA Generator kwargs, state dict)."""
     _version_check(rec, "generator")
@@ -164,11 +174,7 @@ def convert_tf_generator(rec: TFNetworkRecord) -> tuple[dict, dict[str, torch.Te
     kw.check_all_used("generator")
     tf = dict(tf_variables(rec))
     # Progressive-growing-style output names: only the last block's ToRGB exists ('orig' architecture).
-    res_log2 = _log2(kwargs["img_resolution"], "generator")
-    if _rename_lod_layers(tf, "synthesis/", "ToRGB", kwargs["img_resolution"]):
-        kwargs["architecture"] = "orig"
-    arch = kwargs["architecture"]
-    _check(arch in ("orig", "skip", "resnet"), f"unknown generator architecture {arch!r}")
+    res_log2, arch = _resolve_architecture(kwargs, tf, "synthesis/", "ToRGB", "generator")
 
     z_dim, c_dim, w_dim = kwargs["z_dim"], kwargs["c_dim"], kwargs["w_dim"]
     img_ch = kwargs["img_channels"]
@@ -257,11 +263,7 @@ def convert_tf_discriminator(rec: TFNetworkRecord) -> tuple[dict, dict[str, torc
     )
     kw.check_all_used("discriminator")
     tf = dict(tf_variables(rec))
-    res_log2 = _log2(kwargs["img_resolution"], "discriminator")
-    if _rename_lod_layers(tf, "", "FromRGB", kwargs["img_resolution"]):
-        kwargs["architecture"] = "orig"
-    arch = kwargs["architecture"]
-    _check(arch in ("orig", "skip", "resnet"), f"unknown discriminator architecture {arch!r}")
+    res_log2, arch = _resolve_architecture(kwargs, tf, "", "FromRGB", "discriminator")
 
     c_dim, img_ch = kwargs["c_dim"], kwargs["img_channels"]
     ch = {2 ** i: min(kwargs["channel_base"] // 2 ** i, kwargs["channel_max"]) for i in range(2, res_log2 + 1)}

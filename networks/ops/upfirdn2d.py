@@ -205,14 +205,18 @@ def _pick_block(n_out, up, down, taps, device):
     return min(b, n_out)
 
 
-def _pass_matmul(x, f, dim, up, down, p0, p1, flip_filter):
-    """One separable pass as a (blocked) banded matrix product. f: 1-D taps, already gain-scaled."""
-    n_in = x.shape[dim]
-    taps = f.shape[0]
+def _pass_sizes(x, f, dim, up, down, p0, p1):
+    """(input length, taps, output length, f on x's device and dtype) of a pass along `dim`."""
+    n_in, taps = x.shape[dim], f.shape[0]
     n_out = _out_len(n_in, up, down, p0, p1, taps)
     if n_out < 1:
         raise ValueError('upfirdn2d: padding/cropping leaves no output samples')
-    f = f.to(device=x.device, dtype=x.dtype)
+    return n_in, taps, n_out, f.to(device=x.device, dtype=x.dtype)
+
+
+def _pass_matmul(x, f, dim, up, down, p0, p1, flip_filter):
+    """One separable pass as a (blocked) banded matrix product. f: 1-D taps, already gain-scaled."""
+    n_in, taps, n_out, f = _pass_sizes(x, f, dim, up, down, p0, p1)
     bo = _pick_block(n_out, up, down, taps, x.device)
     nb = (n_out + bo - 1) // bo
     span = (down * (bo - 1) + taps - 1) // up + 2
@@ -236,12 +240,7 @@ def _pass_matmul(x, f, dim, up, down, p0, p1, flip_filter):
 def _pass_conv(x, f, dim, up, down, p0, p1, flip_filter):
     """One separable pass with a depthwise (transposed) convolution. f: 1-D taps, already gain-scaled."""
     C = x.shape[1]
-    n_in = x.shape[dim]
-    taps = f.shape[0]
-    n_out = _out_len(n_in, up, down, p0, p1, taps)
-    if n_out < 1:
-        raise ValueError('upfirdn2d: padding/cropping leaves no output samples')
-    f = f.to(device=x.device, dtype=x.dtype)
+    n_in, taps, n_out, f = _pass_sizes(x, f, dim, up, down, p0, p1)
     shape = [C, 1, 1, taps] if dim == 3 else [C, 1, taps, 1]
     if up == 1:
         # correlation with the flipped taps (= true convolution) on the padded input, strided
