@@ -63,6 +63,8 @@ def test_cli_end_to_end_writes_a_snapshot_the_loader_opens(data16, tmp_path, cap
     assert len(ticks) == 2 and "sec/kimg" in ticks[0] and "augment" in ticks[0] and "cpumem" in ticks[0]
     records = [json.loads(ln) for ln in (run / "stats.jsonl").read_text().splitlines()]
     assert [r["kimg"] for r in records] == [0.004, 0.008]
+    assert 0 < records[0]["sec_total"] <= records[1]["sec_total"]          # elapsed, not per tick
+    assert records[1]["sec_total"] >= records[1]["sec_per_tick"]
     assert all(math.isfinite(r["Loss/G/loss"]) and math.isfinite(r["Loss/D/loss"]) for r in records)
     data = load_network_pkl(run / "network-snapshot-000000.pkl")
     assert {"G", "D", "G_ema", "augment_pipe", "training_set_kwargs", "resume"} <= set(data)
@@ -259,3 +261,9 @@ def test_export_model_drops_the_resume_state_and_still_fine_tunes(data16, tmp_pa
     bad = subprocess.run([sys.executable, "scripts/export_model.py", str(tmp_path / "none.pkl"), "--dest",
                           str(tmp_path / "x.pkl")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_elapsed_time_format():
+    from networks.training.loop import _hms
+    assert [_hms(t) for t in (0, 59.9, 60, 184, 3599, 3600, 7500)] == \
+        ["0s", "59s", "1m 00s", "3m 04s", "59m 59s", "1h 00m", "2h 05m"]

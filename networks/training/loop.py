@@ -365,7 +365,7 @@ class Trainer:
         self.log(f"training {opts.cfg} {self.dataset.resolution}x{self.dataset.resolution} for {opts.kimg:g} kimg "
                  f"(batch {opts.batch}, {self.info.world} process(es) on {self.device.type}) from kimg "
                  f"{c.cur_nimg / 1000:.1f}" + (f" into {self.run_dir}" if self.run_dir else ""))
-        tick_start_time = time.time()
+        tick_start_time = start_time = time.time()
         c.tick_start_nimg = c.cur_nimg
         bar = self._bar(total_nimg)
         done = c.cur_nimg >= total_nimg
@@ -386,6 +386,7 @@ class Trainer:
             tick_time = time.time() - tick_start_time
             c.cur_tick += 1
             record = self._tick_record(tick_time)
+            record["sec_total"] = time.time() - start_time  # of this process, as NVIDIA's "time"
             self.log(self._tick_line(record))
             snapshot_path = None
             if done or c.cur_tick % opts.snap == 0:
@@ -431,7 +432,8 @@ class Trainer:
 
     @staticmethod
     def _tick_line(r: dict) -> str:
-        parts = [f"tick {r['tick']:<4d}", f"kimg {r['kimg']:<8.3f}", f"time {r['sec_per_tick']:<6.1f}s",
+        parts = [f"tick {r['tick']:<4d}", f"kimg {r['kimg']:<8.3f}", f"time {_hms(r.get('sec_total', 0))}",
+                 f"sec/tick {r['sec_per_tick']:<7.1f}",
                  f"sec/kimg {r['sec_per_kimg']:<7.2f}"]
         for key, label in (("Loss/G/loss", "G"), ("Loss/D/loss", "D"), ("Loss/r1_penalty", "r1"),
                            ("Loss/pl_penalty", "pl")):
@@ -455,3 +457,13 @@ def train_process(info: DistInfo, opts: TrainOptions, run_dir: Optional[str], re
         resume_data = load_network_pkl(resume_path)
     trainer = Trainer(opts, info, pathlib.Path(run_dir) if run_dir else None, resume_data)
     trainer.run()
+
+
+def _hms(seconds: float) -> str:
+    """12s, 3m 04s, 2h 05m: the elapsed-time format of NVIDIA's tick lines."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s // 60 % 60:02d}m"
