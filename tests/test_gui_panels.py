@@ -617,7 +617,8 @@ def test_session_panel_saves_and_loads_json(make_app, tmp_path):
     saved_state = app.last_state
     sess = app.panels["session"]
     path = tmp_path / "mine.json"
-    fire(sess.widgets["path"], str(path))
+    run_callback(sess.file_dialog, {"file_path_name": str(path), "selections": {}})   # chosen in the dialog
+    assert dpg.get_value(sess.widgets["path"]) == str(path)
     assert sess.save_file(sess.s.path) and dpg.get_value(sess.status) == f"saved {path}"
     data = json.loads(path.read_text())
     assert data["panels"]["network"]["path"] == SG2 and "mixing" in data["layout"]["open_panels"]

@@ -137,9 +137,15 @@ def test_modulated_conv2d_fused_nonfused_ref_agree(up, demodulate):
     noise = rnd(3, 1, 8 * up, 8 * up, seed=7)
     f = setup_filter([1, 3, 3, 1])  # float32 by contract; its taps are exact
     kw = dict(noise=noise, up=up, padding=1, resample_filter=f, demodulate=demodulate, flip_weight=up == 1)
-    yr, gr = grads(lambda *a: modulated_conv2d(*a, impl="ref", **kw), x, w, s)
+    assert_forms_agree(lambda *a, fused: modulated_conv2d(*a, fused_modconv=fused, **kw),
+                       lambda *a: modulated_conv2d(*a, impl="ref", **kw), x, w, s)
+
+
+def assert_forms_agree(fast, ref, *inputs):
+    """Fused and non-fused forms of FAST equal REF, values and input gradients."""
+    yr, gr = grads(ref, *inputs)
     for fused in (True, False):
-        yf, gf = grads(lambda *a: modulated_conv2d(*a, fused_modconv=fused, **kw), x, w, s)
+        yf, gf = grads(lambda *a: fast(*a, fused=fused), *inputs)
         close(yf, yr)
         for a, r in zip(gf, gr):
             close(a, r)
@@ -162,12 +168,8 @@ def test_modulated_conv2d_sg3_forms_agree(demodulate):
     s = rnd(3, 4, seed=6, grad=True)
     gain = torch.tensor(0.7, dtype=D)
     kw = dict(demodulate=demodulate, padding=2, input_gain=gain)
-    yr, gr = grads(lambda *a: modulated_conv2d_sg3(*a, impl="ref", **kw), x, w, s)
-    for fused in (True, False):
-        yf, gf = grads(lambda *a: modulated_conv2d_sg3(*a, fused=fused, **kw), x, w, s)
-        close(yf, yr)
-        for a, r in zip(gf, gr):
-            close(a, r)
+    assert_forms_agree(lambda *a, fused: modulated_conv2d_sg3(*a, fused=fused, **kw),
+                       lambda *a: modulated_conv2d_sg3(*a, impl="ref", **kw), x, w, s)
 
 
 # ------------------------------------------------------------------------------------------------ filtered_lrelu

@@ -132,3 +132,15 @@ def _same_kind(current: Any, value: Any) -> tuple:
 
 def replace(state: RenderState, **changes) -> RenderState:
     return dataclasses.replace(state, **changes)
+
+
+def file_dialog(extension: str, on_path: Callable[[str], None]) -> int:
+    """A hidden file chooser listing `extension` files (and all files); on_path(chosen path) on OK."""
+    def chosen(_sender, app_data) -> None:
+        path = (app_data or {}).get("file_path_name")
+        if path:
+            on_path(path)
+    with dpg.file_dialog(show=False, callback=chosen, width=700, height=420, directory_selector=False) as dialog:
+        dpg.add_file_extension(extension)
+        dpg.add_file_extension(".*")
+    return dialog

@@ -14,7 +14,7 @@ from typing import Optional
 import dearpygui.dearpygui as dpg
 
 from explorer.gui import userconfig
-from explorer.gui.panels.base import NetworkInfo, Panel, replace
+from explorer.gui.panels.base import NetworkInfo, Panel, file_dialog, replace
 
 
 @dataclass
@@ -45,15 +45,7 @@ class NetworkPanel(Panel):
                                                       callback=self._on_network_choice)
             self.info_text = dpg.add_text("no network loaded")
             self.error_text = dpg.add_text("", color=(255, 110, 110), wrap=0)
-        with dpg.file_dialog(show=False, callback=self._on_file_dialog, width=700, height=420,
-                             directory_selector=False) as self.file_dialog:
-            dpg.add_file_extension(".pkl")
-            dpg.add_file_extension(".*")
-
-    def _on_file_dialog(self, _sender, app_data) -> None:
-        path = (app_data or {}).get("file_path_name")
-        if path:
-            self.open(path)
+        self.file_dialog = file_dialog(".pkl", self.open)
 
     def _on_network_choice(self, _sender, value) -> None:
         self.s.network = value

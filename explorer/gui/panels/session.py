@@ -8,7 +8,7 @@ from typing import Callable
 import dearpygui.dearpygui as dpg
 
 from explorer.errors import UserError
-from explorer.gui.panels.base import Panel
+from explorer.gui.panels.base import Panel, file_dialog
 
 
 @dataclass
@@ -33,15 +33,7 @@ class SessionPanel(Panel):
                 dpg.add_button(label="Load", callback=lambda *_: self.load_file(self.s.path))
                 dpg.add_button(label="Browse...", callback=lambda *_: dpg.show_item(self.file_dialog))
             self.status = dpg.add_text("")
-        with dpg.file_dialog(show=False, callback=self._on_file_dialog, width=700, height=420,
-                             directory_selector=False) as self.file_dialog:
-            dpg.add_file_extension(".json")
-            dpg.add_file_extension(".*")
-
-    def _on_file_dialog(self, _sender, app_data) -> None:
-        path = (app_data or {}).get("file_path_name")
-        if path:
-            self.set(path=path)       # then Save or Load
+        self.file_dialog = file_dialog(".json", lambda path: self.set(path=path))
 
     def save_file(self, path: str) -> bool:
         path = (path or "").strip()
