@@ -26,6 +26,7 @@ from networks.errors import CheckpointError, UnknownArchitectureError, UnsafeChe
 from networks.files import atomic_write_bytes
 from networks.build import build_checked, load_state, short_repr
 from networks.pickles import PersistentRecord, TFNetworkRecord, safe_load
+from networks.runs import newest_snapshot
 
 FORMAT = "sg-explorer/1"
 NETWORK_KEYS = ("G", "D", "G_ema")
@@ -219,24 +220,7 @@ def save_network_pkl(path: Union[str, os.PathLike], data: dict) -> pathlib.Path:
 # Entry point
 
 
-_SNAPSHOT = re.compile(r"network-snapshot-(\d+)\.pkl")
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-
-
-def newest_snapshot(run_dir: Union[str, os.PathLike]) -> pathlib.Path:
-    """The highest-numbered `network-snapshot-<kimg>.pkl` file in a training run folder.
-
-    Snapshots are written to a temporary name and renamed, so every file matching the name is complete.
-    """
-    run_dir = pathlib.Path(run_dir)
-    try:
-        snaps = sorted((int(m.group(1)), p.name, p) for p in run_dir.iterdir()
-                       if (m := _SNAPSHOT.fullmatch(p.name)) and p.is_file())
-    except OSError as e:
-        raise CheckpointError(f"{run_dir}: cannot list the folder ({e.strerror or e})") from None
-    if not snaps:
-        raise CheckpointError(f"{run_dir}: no network-snapshot-*.pkl in this folder")
-    return snaps[-1][2]
 
 
 def _open_source(f) -> tuple[BinaryIO, str, bool, str]:

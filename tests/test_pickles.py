@@ -429,6 +429,20 @@ def test_run_folder_opens_the_newest_snapshot(tmp_path):
         load_network_pkl(empty)
 
 
+def test_training_outdir_opens_the_newest_runs_newest_snapshot(tmp_path):
+    # `train --outdir OUT` makes OUT/00000-.../, OUT/00001-.../ (a resumed run): OUT itself opens the latest.
+    for run, snaps in (("00000-stylegan3-r-a", {"000900": "sg3r-32"}), ("00001-stylegan2-a", {"000020": "sg2-32"}),
+                       ("00002-stylegan3-t-a", {})):
+        (tmp_path / run).mkdir()
+        for kimg, fixture in snaps.items():
+            os.symlink(DATA / fixture / "network.pkl", tmp_path / run / f"network-snapshot-{kimg}.pkl")
+    (tmp_path / "notes-00003").mkdir()
+    assert load_network_pkl(tmp_path)["G_ema"].arch == "stylegan2"   # run 1 beats run 0's higher kimg
+    with pytest.raises(CheckpointError, match=r"^\S*empty: no network-snapshot-\*\.pkl in this folder or its run"):
+        (tmp_path / "empty").mkdir()
+        load_network_pkl(tmp_path / "empty")
+
+
 @pytest.mark.parametrize("keys", [("G_ema",), ("G",), ("G", "D"), ("D", "G_ema")])
 def test_a_file_with_only_some_networks(sg2_records, sg2_reference, keys):
     blob = hostile.nvidia_pickle({k: sg2_records[k] for k in keys})

@@ -74,7 +74,7 @@ CHILD = textwrap.dedent("""
 @pytest.mark.slow
 def test_sigkill_during_snapshot_write_keeps_the_previous_one(tmp_path):
     from networks import load_network_pkl
-    from networks.training.snapshot import snapshots_newest_first
+    from networks.runs import snapshots_newest_first
     data = make_zip(tmp_path / "d.zip")
     run = tmp_path / "00000-run"
     run.mkdir()

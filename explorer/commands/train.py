@@ -89,7 +89,7 @@ def resolve_resume(opts, warn=lambda m: print(m, file=sys.stderr)):
     """(options to train with, path of the checkpoint to resume from or None)."""
     from networks import CheckpointError, load_network_pkl
     from networks.training.options import TrainOptions
-    from networks.training.snapshot import snapshots_newest_first
+    from networks.runs import snapshots_newest_first
     if not opts.resume:
         return opts, None
     if opts.resume == "latest":

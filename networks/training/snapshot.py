@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import pathlib
 import random
-import re
 from typing import Iterable, Optional
 
 import numpy as np
 import torch
 
-RUN_DIR = re.compile(r"^(\d{5})-")
-SNAPSHOT = re.compile(r"^network-snapshot-(\d+)\.pkl$")
+from networks.runs import RUN_DIR
+
 RESUME_VERSION = 1
 
 
@@ -33,23 +32,6 @@ def next_run_dir(outdir: str | os.PathLike, desc: str) -> pathlib.Path:
 
 def snapshot_name(cur_nimg: int) -> str:
     return f"network-snapshot-{cur_nimg // 1000:06d}.pkl"
-
-
-def snapshots_newest_first(outdir: str | os.PathLike) -> list[pathlib.Path]:
-    """Every complete snapshot under OUTDIR's run folders (or in OUTDIR itself), newest first:
-    highest run id, then highest kimg, then newest mtime. Temp files of interrupted writes never match."""
-    outdir = pathlib.Path(outdir)
-    if not outdir.is_dir():
-        return []
-    found = []
-    folders = [(int(m.group(1)), p) for p in outdir.iterdir() if p.is_dir() and (m := RUN_DIR.match(p.name))]
-    folders.append((-1, outdir))
-    for run_id, folder in folders:
-        for p in folder.iterdir():
-            m = SNAPSHOT.match(p.name)
-            if m and p.is_file():
-                found.append(((run_id, int(m.group(1)), p.stat().st_mtime), p))
-    return [p for _, p in sorted(found, key=lambda t: t[0], reverse=True)]
 
 
 def save_snapshot(run_dir: pathlib.Path, cur_nimg: int, G, D, G_ema, augment_pipe,

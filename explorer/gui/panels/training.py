@@ -1,13 +1,12 @@
 """Training companion: follow a training run folder and load its newest network-snapshot-*.pkl.
 
-"Newest" is the highest kimg number in the name, as `networks.load_network_pkl(run_dir)` picks it. The folder
+"Newest" is as `networks.load_network_pkl(run_dir)` picks it (networks.runs): highest run id, then kimg. The folder
 is polled once a second (names and mtimes); a new snapshot, or the newest one rewritten, is loaded through
 the network panel like any other checkpoint (a broken one is reported there and the shown network stays).
 """
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -15,6 +14,7 @@ from typing import Optional
 import dearpygui.dearpygui as dpg
 
 from explorer.gui.panels.base import Panel
+from networks.runs import snapshots_newest_first
 
 POLL_S = 1.0
 
@@ -25,20 +25,11 @@ class TrainingSettings:
     follow: bool = True
 
 
-SNAPSHOT = re.compile(r"network-snapshot-(\d+)\.pkl")
-
-
 def newest_snapshot(run_dir: str) -> Optional[tuple]:
-    """(path, mtime) of the highest-numbered network-snapshot-<kimg>.pkl file in run_dir; None if none."""
-    try:
-        names = os.listdir(run_dir)
-    except OSError:
-        return None
-    for kimg, name in sorted(((int(m.group(1)), n) for n in names if (m := SNAPSHOT.fullmatch(n))), reverse=True):
-        path = os.path.join(run_dir, name)
+    """(path, mtime) of the newest snapshot (networks.runs' order) in run_dir or its run folders; None if none."""
+    for path in snapshots_newest_first(run_dir):
         try:
-            if os.path.isfile(path):
-                return path, os.path.getmtime(path)
+            return str(path), path.stat().st_mtime
         except OSError:
             continue   # removed between the listing and the stat
     return None
