@@ -127,10 +127,12 @@ def test_settings_of_the_previous_network_do_not_fail_the_next(make_app, tmp_pat
     assert app.last_result.state.checkpoint == SG2 and app.last_result.ok
 
 
-def test_default_checkpoint_opens_when_present(make_app):
-    app = make_app(default_checkpoint=SG3T)
+def test_default_checkpoint_opens_when_present(make_app, tmp_path):
+    from explorer.commands.gui import DEFAULT_CHECKPOINT      # the shipped StyleGAN3-T model
+    app = make_app(default_checkpoint=str(DEFAULT_CHECKPOINT))
     wait_idle(app)
-    assert app.info.path == SG3T and app.last_result.ok
+    assert app.info.path == str(DEFAULT_CHECKPOINT) and app.info.arch == "stylegan3-t" and app.last_result.ok
+    assert_screen_is_engine(app, tmp_path)
 
 
 def test_command_opens_the_default_model(xvfb_display, tmp_path, monkeypatch):
