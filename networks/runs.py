@@ -15,32 +15,43 @@ RUN_DIR = re.compile(r"^(\d{5})-")
 SNAPSHOT = re.compile(r"^network-snapshot-(\d+)\.pkl$")
 
 
-def snapshots_newest_first(folder: str | os.PathLike) -> list[pathlib.Path]:
-    """Every snapshot in FOLDER (a run folder) or in its run folders (an OUTDIR), newest first: highest run
-    id, then highest kimg (numerically). Temp files of interrupted writes never match; [] if unreadable."""
-    folder = pathlib.Path(folder)
+def _snapshots(folder: pathlib.Path) -> list[pathlib.Path]:
+    """snapshots_newest_first, but an unlistable FOLDER raises OSError (a run folder inside it is skipped)."""
     found = []
-    try:
-        runs = [(int(m.group(1)), p) for p in folder.iterdir() if (m := RUN_DIR.match(p.name)) and p.is_dir()]
-    except OSError:
-        return []
-    for run_id, run in runs + [(-1, folder)]:
-        try:
-            entries = list(run.iterdir())
-        except OSError:
-            continue   # removed or unreadable meanwhile
+
+    def collect(run_id: int, entries) -> None:
         for p in entries:
             m = SNAPSHOT.match(p.name)
             if m and p.is_file():
                 found.append(((run_id, int(m.group(1)), p.name), p))
+
+    entries = list(folder.iterdir())
+    collect(-1, entries)
+    for p in entries:
+        m = RUN_DIR.match(p.name)
+        if m and p.is_dir():
+            try:
+                collect(int(m.group(1)), list(p.iterdir()))
+            except OSError:
+                continue   # removed or unreadable meanwhile
     return [p for _, p in sorted(found, key=lambda t: t[0], reverse=True)]
+
+
+def snapshots_newest_first(folder: str | os.PathLike) -> list[pathlib.Path]:
+    """Every snapshot in FOLDER (a run folder) or in its run folders (an OUTDIR), newest first: highest run
+    id, then highest kimg (numerically). Temp files of interrupted writes never match; [] if unreadable."""
+    try:
+        return _snapshots(pathlib.Path(folder))
+    except OSError:
+        return []
 
 
 def newest_snapshot(folder: str | os.PathLike) -> pathlib.Path:
     """The newest snapshot of a run folder or an OUTDIR (see snapshots_newest_first); CheckpointError if none."""
-    if not os.access(folder, os.R_OK | os.X_OK):
-        raise CheckpointError(f"{folder}: cannot list the folder (permission denied)")
-    snaps = snapshots_newest_first(folder)
+    try:
+        snaps = _snapshots(pathlib.Path(folder))
+    except OSError as e:
+        raise CheckpointError(f"{folder}: cannot list the folder ({e.strerror or e})") from None
     if not snaps:
         raise CheckpointError(f"{folder}: no network-snapshot-*.pkl in this folder or its run folders")
     return snaps[0]
