@@ -1,4 +1,5 @@
 """`sg-explorer dataset` and the training-set loader (networks.training.dataset)."""
+import io
 import json
 import os
 import zipfile
@@ -142,16 +143,57 @@ def test_loader_folder_and_errors(tmp_path):
         ImageDataset(DatasetOptions(str(tmp_path / "missing.zip")))
 
 
-def test_loader_in_dataloader_workers(built):
-    ds = ImageDataset(DatasetOptions(str(built), use_labels=True))
-    ds[0]  # Opens the zip in this process; workers must still get their own handle.
-    loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2,
-                                         sampler=InfiniteSampler(len(ds), seed=1))
-    it = iter(loader)
-    imgs, labels = next(it)
-    assert imgs.shape == (2, 3, 16, 16) and labels.shape == (2, 3)
-    imgs2, _ = next(it)
-    assert imgs2.shape == (2, 3, 16, 16)
+def _noise_zip(path, count=24, res=8, corrupt=None):
+    """Random RGB PNGs (each image distinct); member number `corrupt` holds bytes no decoder reads."""
+    rnd = np.random.RandomState(0)
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(count):
+            buf = io.BytesIO()
+            Image.fromarray(rnd.randint(0, 256, (res, res, 3), dtype=np.uint8)).save(buf, format="PNG")
+            zf.writestr(f"00000/img{i:08d}.png", b"garbage, not an image" if i == corrupt else buf.getvalue())
+    return str(path)
+
+
+def test_workers_give_the_batches_of_the_main_process(tmp_path):
+    """Three forked workers, after the parent itself read the zip (what the trainer's reals grid does):
+    every batch equals the in-process one. A shared zip handle fails here with 'Bad magic number'."""
+    ds = ImageDataset(DatasetOptions(_noise_zip(tmp_path / "n.zip")))
+    ds[0]
+    batches = {}
+    for workers in (0, 3):
+        loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=workers,
+                                             sampler=InfiniteSampler(len(ds), seed=1))
+        it = iter(loader)
+        batches[workers] = [next(it)[0] for _ in range(12)]              # each image twice, on average
+        del it, loader
+    for a, b in zip(batches[0], batches[3]):
+        assert torch.equal(a, b)
+    assert len({bytes(img.numpy()) for batch in batches[0] for img in batch}) > 12
+
+
+def test_a_corrupt_member_is_one_line_naming_it(tmp_path, capsys):
+    from networks.training.loop import Trainer, TrainingError
+    from test_train import TINY_ARGS, tiny_options
+    data = _noise_zip(tmp_path / "bad.zip", count=8, res=16, corrupt=5)
+    opts = tiny_options(data, tmp_path, workers=2, batch=8)
+    t = Trainer(opts, log=lambda m: None)
+    with pytest.raises(TrainingError) as e:
+        t.step(t._data_iterator())                                       # the worker decodes img5
+    assert str(e.value).startswith(f"{data}: cannot read 00000/img00000005.png (cannot identify image file")
+    assert "\n" not in str(e.value) and "Traceback" not in str(e.value)
+    args = list(TINY_ARGS)
+    args[args.index("--workers") + 1] = "2"
+    args[args.index("--batch") + 1] = "8"
+    rc = cli.main(["train", "--cfg", "stylegan2", "--data", data, "--outdir", str(tmp_path / "o"), *args])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "00000/img00000005.png" in err, err
+
+
+def test_default_workers_fit_the_cores():
+    from networks.training.dataset import default_workers
+    cores = len(os.sched_getaffinity(0))
+    assert default_workers(1) == max(0, min(3, cores - 1))
+    assert default_workers(cores) == 0                                   # one core per process: in-process
 
 
 def test_infinite_sampler_shards_and_resumes():

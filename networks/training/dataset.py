@@ -3,7 +3,9 @@
 The layout is the one `sg-explorer dataset` writes (and NVIDIA's dataset tool): image files
 anywhere in the archive plus an optional `dataset.json` {"labels": [["00000/img00000000.png", 3], ...]}.
 Items are `(image uint8 [C, H, W], label float32 [c_dim])`; integer labels become one-hot vectors.
-The zip is opened lazily in each process, so DataLoader worker processes each hold their own handle.
+The zip is opened lazily and per process id: a forked DataLoader worker inherits the parent's ZipFile
+object, whose file offset it would share with the parent and its siblings (interleaved reads of one
+descriptor are what made `--workers 3` fail with "Bad magic number"), so each process opens its own.
 """
 from __future__ import annotations
 
@@ -22,6 +24,28 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".
 
 class DatasetError(ValueError):
     """The data set cannot be used for training; the message is one line for the user."""
+
+
+def one_line(error: BaseException) -> str:
+    """The user's line of a DatasetError, also when a DataLoader worker re-raised it.
+
+    torch re-raises a worker's exception with the worker's whole traceback as the message; its last
+    line is `<module>.DatasetError: <our message>`.
+    """
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    last = lines[-1] if lines else type(error).__name__
+    head, sep, tail = last.partition("DatasetError: ")
+    return tail if sep and " " not in head.strip() else last
+
+
+def default_workers(nproc: int = 1) -> int:
+    """DataLoader workers per training process: min(3, cores per process - 1).
+
+    3 is NVIDIA's default; one core per process is left to the training process itself (PNG decoding
+    of a minibatch is far cheaper than a G and D step, so more workers than that only compete with it).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(3, cores // max(nproc, 1) - 1))
 
 
 @dataclass(frozen=True)
@@ -50,6 +74,7 @@ class ImageDataset(torch.utils.data.Dataset):
         self.options = options
         self._path = options.path
         self._zipfile: Optional[zipfile.ZipFile] = None
+        self._zip_pid: Optional[int] = None   # Process that opened _zipfile.
         if os.path.isdir(self._path):
             self._kind = "dir"
             names = [os.path.relpath(os.path.join(root, f), self._path).replace(os.sep, "/")
@@ -83,18 +108,22 @@ class ImageDataset(torch.utils.data.Dataset):
 
     # ------------------------------------------------------------------ raw access
     def _zip(self) -> zipfile.ZipFile:
-        if self._zipfile is None:
+        if self._zipfile is None or self._zip_pid != os.getpid():
+            # A handle inherited through fork shares its file offset with the parent's: open our own.
             self._zipfile = zipfile.ZipFile(self._path)
+            self._zip_pid = os.getpid()
         return self._zipfile
 
     def _close(self) -> None:
-        if self._zipfile is not None:
+        if self._zipfile is not None and self._zip_pid == os.getpid():
             self._zipfile.close()
-            self._zipfile = None
+        self._zipfile = None
+        self._zip_pid = None
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_zipfile"] = None
+        state["_zip_pid"] = None
         return state
 
     def __del__(self):

@@ -26,7 +26,7 @@ import torch
 from networks.files import save_png
 from networks.training import snapshot as snap
 from networks.training.augment import PRESETS, AdaController, AugmentPipe
-from networks.training.dataset import DatasetOptions, ImageDataset, InfiniteSampler
+from networks.training.dataset import DatasetError, DatasetOptions, ImageDataset, InfiniteSampler, one_line
 from networks.training.distributed import DistInfo, average_gradients, barrier, broadcast_module
 from networks.training.loss import StyleGANLoss, real_to_float
 from networks.training.options import TrainOptions, network_configs
@@ -209,8 +209,8 @@ class Trainer:
         sampler = InfiniteSampler(len(self.dataset), rank=info.rank, world=info.world, seed=opts.seed,
                                   start=consumed, global_batch=opts.batch)
         loader = torch.utils.data.DataLoader(self.dataset, sampler=sampler, batch_size=opts.chunk,
-                                             num_workers=opts.workers, pin_memory=self.device.type == "cuda",
-                                             persistent_workers=opts.workers > 0)
+                                             num_workers=opts.num_workers, pin_memory=self.device.type == "cuda",
+                                             persistent_workers=opts.num_workers > 0)
         return iter(loader)
 
     def _gen_labels(self, n: int) -> torch.Tensor:
@@ -224,7 +224,10 @@ class Trainer:
         """Trains on one global minibatch; returns the global means of this step's loss terms."""
         opts, info, c = self.opts, self.info, self.counters
         rounds = opts.per_process_batch // opts.chunk
-        reals = [next(data_iter) for _ in range(rounds)]
+        try:
+            reals = [next(data_iter) for _ in range(rounds)]
+        except DatasetError as e:  # Raised in a worker, it arrives with the worker's traceback.
+            raise TrainingError(one_line(e)) from None
         reals = [(real_to_float(img, self.device), lab.to(self.device)) for img, lab in reals]
         step_stats: dict = {}
         for phase_idx, phase in enumerate(self.phases):
@@ -333,7 +336,10 @@ class Trainer:
         if not self.info.is_main or self.run_dir is None:
             return
         n = min(32, self.dataset.raw_size)
-        imgs = torch.stack([self.dataset[i][0] for i in range(n)]).float() / 127.5 - 1
+        try:
+            imgs = torch.stack([self.dataset[i][0] for i in range(n)]).float() / 127.5 - 1
+        except DatasetError as e:
+            raise TrainingError(str(e)) from None
         save_png(self.run_dir / "reals.png", snap.images_to_grid(imgs, snap.grid_shape(n)[0]))
 
     def _run_metrics(self, snapshot_path: Optional[pathlib.Path]) -> dict:

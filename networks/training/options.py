@@ -66,7 +66,7 @@ class TrainOptions:
     seed: int = 0
     nproc: int = 1
     device: str = "cpu"
-    workers: int = 3
+    workers: Optional[int] = None         # DataLoader workers per process; None = min(3, cores per process - 1).
     metrics: tuple = ()
     metric_samples: int = 0               # Images per equivariance metric; 0 = 1000 on CUDA, 64 on CPU.
     fp32: bool = False
@@ -125,6 +125,8 @@ class TrainOptions:
             errs.append(f"--batch {self.batch} must be a multiple of --nproc {self.nproc}")
         elif self.batch_gpu is not None and (self.batch // self.nproc) % self.batch_gpu:
             errs.append(f"--batch-gpu {self.batch_gpu} must divide batch per process {self.batch // self.nproc}")
+        if self.workers is not None and self.workers < 0:
+            errs.append("--workers must be >= 0")
         if self.gamma < 0:
             errs.append("--gamma must be >= 0")
         if self.kimg <= 0 or self.tick <= 0 or self.snap < 1:
@@ -141,6 +143,11 @@ class TrainOptions:
         if self.num_layers is not None and (self.cfg == "stylegan2" or self.num_layers < 3):
             errs.append("--num-layers takes a StyleGAN3 cfg and at least 3 layers")
         return errs
+
+    @property
+    def num_workers(self) -> int:
+        from networks.training.dataset import default_workers
+        return default_workers(self.nproc) if self.workers is None else self.workers
 
     @property
     def per_process_batch(self) -> int:
