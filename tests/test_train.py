@@ -152,6 +152,38 @@ def test_resume_from_nvidia_pickle_starts_from_its_weights(tmp_path):
         Trainer(tiny_options(bad, tmp_path), resume_data=fixture, log=lambda m: None)
 
 
+def test_fine_tuning_keeps_the_pretrained_average(tmp_path):
+    """NVIDIA's train.py on --resume: no EMA ramp-up, ada_kimg 100, no SG3-R blur. At the first step
+    G_ema moves toward G by exactly 1 - beta, beta = 0.5 ** (batch / (ema_kimg * 1000)); with the
+    ramp-up (beta = 0 at cur_nimg 0) the pretrained G_ema was overwritten by G."""
+    from networks import load_network_pkl
+    fixture = load_network_pkl("tests/data/nvidia-compat/sg2-32/network.pkl")
+    torch.manual_seed(0)
+    with torch.no_grad():                           # the fixture's G equals its G_ema: make them differ
+        for p in fixture["G"].parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    data = make_zip(tmp_path / "d32.zip", res=32, count=8)
+    opts = tiny_options(data, tmp_path, aug="ada", ada_interval=1, target=0.0, ema_kimg=0.5)
+    t = Trainer(opts, resume_data=fixture, log=lambda m: None)
+    assert (t.opts.finetune, t.opts.ema_rampup, t.opts.ada_kimg) == (True, None, 100)
+    ema0 = {n: p.detach().clone() for n, p in t.G_ema.named_parameters()}
+    _run_steps(t, 1)
+    beta = 0.5 ** (4 / 500)
+    G = dict(t.G.named_parameters())
+    for n, p in t.G_ema.named_parameters():
+        torch.testing.assert_close(p.detach(), G[n].detach() * (1 - beta) + ema0[n] * beta, rtol=1e-6, atol=1e-7)
+    moved = sum(float((p.detach() - ema0[n]).square().sum()) for n, p in t.G_ema.named_parameters()) ** 0.5
+    gap = sum(float((G[n].detach() - ema0[n]).square().sum()) for n in ema0) ** 0.5
+    assert moved / gap == pytest.approx(1 - beta, rel=1e-4)
+    assert t.augment_pipe.p.item() == pytest.approx(4 / 100_000)  # sign(r_t - 0) * batch / (ada_kimg * 1000)
+    # Its snapshot continues as a fine-tune (the settings are part of the run), and -R loses its blur.
+    assert TrainOptions.from_dict(t.resume_state()["options"]).finetune
+    sg3r = load_network_pkl("tests/data/nvidia-compat/sg3r-32/network.pkl")
+    r = Trainer(tiny_options(data, tmp_path, cfg="stylegan3-r", aug="noaug"), resume_data=sg3r, log=lambda m: None)
+    assert r.loss.blur_sigma(0) == 0
+    assert Trainer(tiny_options(data, tmp_path, aug="noaug"), log=lambda m: None).opts.ema_rampup == 0.05
+
+
 def test_non_finite_loss_stops_with_the_step_and_keeps_the_snapshot(data16, tmp_path):
     from networks import load_network_pkl
     (tmp_path / "run").mkdir()

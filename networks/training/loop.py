@@ -88,6 +88,9 @@ class Trainer:
 
     def __init__(self, opts: TrainOptions, info: DistInfo = DistInfo(), run_dir: Optional[pathlib.Path] = None,
                  resume_data: Optional[dict] = None, log: Callable[[str], None] = print):
+        weights = resume_data is not None and any(resume_data.get(k) is not None for k in ("G", "G_ema"))
+        if weights and not resume_data.get("resume") and not opts.finetune:
+            opts = opts.fine_tuning()  # Foreign or exported weights: NVIDIA's resume settings.
         self.opts, self.info, self.run_dir = opts, info, run_dir
         self.log = log if info.is_main else (lambda _m: None)
         self.device = torch.device(info.device)

@@ -75,6 +75,13 @@ class TrainOptions:
     ema_kimg: Optional[float] = None      # batch * 10 / 32 when None.
     ema_rampup: Optional[float] = 0.05
     desc: str = ""
+    finetune: bool = False                # Started from foreign weights; set by fine_tuning().
+
+    def fine_tuning(self) -> "TrainOptions":
+        """These options for a start from a pretrained (NVIDIA's or exported) network, as NVIDIA's
+        train.py sets them on --resume: no EMA ramp-up (the pretrained G_ema is kept, not replaced by
+        G), ADA reacting over 100 kimg, and no StyleGAN3-R blur of D's input."""
+        return dataclasses.replace(self, finetune=True, ema_rampup=None, ada_kimg=100)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -109,7 +116,8 @@ class TrainOptions:
         if self.cfg == "stylegan2":
             return LossOptions(r1_gamma=self.gamma, style_mixing_prob=0.9, pl_weight=2.0, pl_no_weight_grad=True)
         if self.cfg == "stylegan3-r":
-            return LossOptions(r1_gamma=self.gamma, blur_init_sigma=10.0, blur_fade_kimg=self.batch * 200 / 32)
+            return LossOptions(r1_gamma=self.gamma, blur_init_sigma=0.0 if self.finetune else 10.0,
+                               blur_fade_kimg=self.batch * 200 / 32)
         return LossOptions(r1_gamma=self.gamma)
 
     def validate(self) -> list[str]:
