@@ -1,6 +1,7 @@
 """Losses, regularisers and per-cfg training defaults (networks.training.loss / options)."""
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -58,18 +59,25 @@ def test_lazy_regularisation_correction():
     assert _lazy_optimizer(p, 0.002, None).param_groups[0]["lr"] == 0.002
 
 
-def test_gaussian_blur():
-    x = torch.randn(2, 3, 16, 16)
-    assert torch.equal(gaussian_blur(x, 0), x)
-    const = torch.full([1, 1, 16, 16], 0.7)
-    torch.testing.assert_close(gaussian_blur(const, 2.0), const)
-    imp = torch.zeros(1, 1, 33, 33)
-    imp[0, 0, 16, 16] = 1
-    y = gaussian_blur(imp, 2.0)[0, 0]
-    assert y.sum().item() == pytest.approx(1, abs=1e-5)
-    coords = torch.arange(33.0) - 16
-    var_x = (y.sum(0) * coords ** 2).sum().item()
-    assert var_x == pytest.approx(4.0, rel=0.02)                    # sigma^2
+def _nvidia_blur_reference(img, sigma):
+    """numpy/scipy: taps 2 ** -(t / sigma) ** 2, t in [-floor(3 sigma), floor(3 sigma)], normalised,
+    as one 2-D kernel (outer product) convolved with zeros outside the image (NVIDIA's run_D blur)."""
+    from scipy.signal import convolve2d
+    r = int(np.floor(sigma * 3))
+    t = np.arange(-r, r + 1, dtype=np.float64)
+    f = 2.0 ** (-(t / sigma) ** 2)
+    k = np.outer(f, f) / f.sum() ** 2
+    return np.stack([[convolve2d(ch, k, mode="same", boundary="fill") for ch in im] for im in img])
+
+
+@pytest.mark.parametrize("sigma, size", [(2.5, 20), (10.0, 16), (0.34, 8)])
+def test_d_input_blur_is_nvidias(sigma, size):
+    x = torch.randn(2, 3, size, size, dtype=torch.float64)
+    want = _nvidia_blur_reference(x.numpy(), sigma)
+    torch.testing.assert_close(gaussian_blur(x, sigma), torch.from_numpy(want), rtol=0, atol=1e-12)
+    assert not np.allclose(want, x.numpy(), atol=1e-3)                 # it did blur
+    y = torch.randn(1, 1, 8, 8)
+    assert torch.equal(gaussian_blur(y, 0.33), y) and torch.equal(gaussian_blur(y, 0), y)  # floor(3 sigma) = 0
 
 
 class _TinyG(torch.nn.Module):
@@ -149,6 +157,7 @@ def test_blur_schedule_and_style_mixing():
     G, D = _TinyG(num_ws=6), _TinyD()
     loss = StyleGANLoss(G, D, None, LossOptions(blur_init_sigma=10, blur_fade_kimg=200))
     assert loss.blur_sigma(0) == 10 and loss.blur_sigma(100_000) == pytest.approx(5) and loss.blur_sigma(300_000) == 0
+    assert StyleGANLoss(G, D, None, LossOptions(blur_init_sigma=10, blur_fade_kimg=0)).blur_sigma(0) == 0  # no fade: off
     mix = StyleGANLoss(G, D, None, LossOptions(style_mixing_prob=1.0))
     torch.manual_seed(2)
     z = torch.randn(3, 4)

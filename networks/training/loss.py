@@ -5,7 +5,7 @@
   |J_w^T y| for y ~ N(0, I) / sqrt(H W), pulled toward its running mean.
 - D: softplus(D(G(z))) + softplus(-D(x)); lazy R1 = gamma / 2 * |grad_x D(x)|^2 on reals.
 - Style mixing: with probability p a sample switches to a second latent from a random w index on.
-- StyleGAN3-R: D's inputs are blurred by a Gaussian whose sigma fades linearly to zero.
+- StyleGAN3-R: D's inputs are blurred by 2^-(t/sigma)^2 taps (zero padded) whose sigma fades linearly to zero.
 Phases: 'Gmain' | 'Greg' | 'Gboth' | 'Dmain' | 'Dreg' | 'Dboth'. `accumulate` calls backward with the
 given gain and returns the batch means of its terms (floats) for logging and finiteness checks.
 """
@@ -18,19 +18,24 @@ import torch.nn.functional as F
 from networks.training.options import LossOptions
 
 
+def blur_kernel(sigma: float) -> torch.Tensor:
+    """1-D taps of the StyleGAN3-R D-input blur: 2 ** -(t / sigma) ** 2 for integer t in [-r, r],
+    r = floor(3 sigma), summing to 1 (float64 [2r + 1]). The std of this bell is sigma / sqrt(2 ln 2)."""
+    radius = int(math.floor(sigma * 3))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    k = torch.exp2(-(t / sigma).square())
+    return k / k.sum()
+
+
 def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of [N, C, H, W] with std `sigma` pixels (reflect padded); sigma <= 0: identity."""
-    if sigma <= 0:
+    """StyleGAN3-R's blur of D's input, [N, C, H, W] -> same: the separable blur_kernel(sigma) with zero
+    padding (what NVIDIA's upfirdn2d filter2d does); identity when floor(3 sigma) < 1."""
+    if sigma <= 0 or math.floor(sigma * 3) < 1:
         return img
-    radius = int(math.ceil(sigma * 3))
-    radius = min(radius, img.shape[-1] - 1, img.shape[-2] - 1)
-    t = torch.arange(-radius, radius + 1, device=img.device, dtype=img.dtype)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = k / k.sum()
-    c = img.shape[1]
-    x = F.pad(img, [radius, radius, radius, radius], mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1).contiguous(), groups=c)
-    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1).contiguous(), groups=c)
+    k = blur_kernel(sigma).to(device=img.device, dtype=img.dtype)
+    r, c = k.numel() // 2, img.shape[1]
+    x = F.conv2d(img, k.view(1, 1, 1, -1).expand(c, 1, 1, -1).contiguous(), padding=(0, r), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1).contiguous(), padding=(r, 0), groups=c)
 
 
 class StyleGANLoss:
@@ -47,11 +52,10 @@ class StyleGANLoss:
 
     # ------------------------------------------------------------------ forward passes
     def blur_sigma(self, cur_nimg: int) -> float:
+        """sigma of D's input blur at cur_nimg: fades linearly to 0 over blur_fade_kimg; no fade = no blur."""
         o = self.opts
-        if o.blur_init_sigma <= 0:
-            return 0.0
         if o.blur_fade_kimg <= 0:
-            return o.blur_init_sigma
+            return 0.0
         return max(1 - cur_nimg / (o.blur_fade_kimg * 1e3), 0.0) * o.blur_init_sigma
 
     def run_G(self, z: torch.Tensor, c: torch.Tensor, update_emas: bool = False):
