@@ -34,15 +34,133 @@ def test_p_zero_is_exact_identity():
     assert set(PRESETS["bgc"]) == set(GEOM_OPS + COLOR_OPS)
 
 
-def test_xflip_only_is_torch_flip():
-    x = torch.randn(4, 3, 8, 16)
-    assert torch.equal(_pipe(xflip=1)(x), torch.flip(x, dims=[3]))
+def _within_binomial(count, n, q, sigmas=4.5):
+    """count of n trials is within `sigmas` standard deviations of a Binomial(n, q)."""
+    return abs(count - n * q) <= sigmas * math.sqrt(n * q * (1 - q)) + 1e-9
+
+
+@pytest.mark.parametrize("p", [1.0, 0.4])
+def test_xflip_fires_with_p_and_then_mirrors_half(p):
+    """NVIDIA: i = floor(2 * U) is applied where U' < p * xflip, so P(mirrored) = p / 2."""
+    torch.manual_seed(10)
+    n = 4000
+    x = torch.randn(n, 1, 2, 4)
+    y = _pipe(p=p, xflip=1)(x)
+    same = (y == x).flatten(1).all(1)
+    flipped = (y == torch.flip(x, dims=[3])).flatten(1).all(1)
+    assert bool((same | flipped).all())                                  # nothing but mirror images
+    assert _within_binomial(int(flipped.sum()), n, p / 2)
+
+
+@pytest.mark.parametrize("p", [1.0, 0.5])
+def test_rotate90_and_lumaflip_outcomes_are_uniform_once_fired(p):
+    torch.manual_seed(11)
+    n = 4000
+    x = torch.randn(n, 1, 3, 3)
+    y = _pipe(p=p, rotate90=1)(x)
+    counts = [int((y == torch.rot90(x, k, dims=(2, 3))).flatten(1).all(1).sum()) for k in range(4)]
+    assert sum(counts) == n
+    assert _within_binomial(counts[0], n, 1 - p * 3 / 4)                # i = floor(4 U): i = 0 is no turn
+    for k in (1, 2, 3):
+        assert _within_binomial(counts[k], n, p / 4)
+    flipped = (_pipe(p=p, lumaflip=1).color_matrix(n, "cpu")[:, 0, 0] != 1).sum()
+    assert _within_binomial(int(flipped), n, p / 2)
+
+
+@pytest.mark.parametrize("op", ["scale", "aniso", "xfrac", "rotate", "xint"])
+def test_continuous_geometric_ops_fire_with_probability_p(op):
+    """P(the op changes the map) = p; rotation is drawn twice with p_rot = 1 - sqrt(1 - p) so either
+    draw fires with p; an integer translation uniform in +-xint_max * 16 px rounds to (0, 0) with
+    probability (0.5 / 2)^2, so it moves an image with p * 15 / 16."""
+    torch.manual_seed(12)
+    n, p = 4000, 0.3
+    m, _ = _pipe(p=p, **{op: 1}).geometric_matrix(n, 16, 16, "cpu")
+    moved = int(((m - torch.eye(3)).abs().amax(dim=(1, 2)) > 1e-7).sum())
+    assert _within_binomial(moved, n, p * (15 / 16 if op == "xint" else 1))
+
+
+@pytest.mark.parametrize("op", ["brightness", "contrast", "hue", "saturation"])
+def test_colour_ops_fire_with_probability_p(op):
+    torch.manual_seed(13)
+    n, p = 4000, 0.3
+    cm = _pipe(p=p, **{op: 1}).color_matrix(n, "cpu")
+    changed = int(((cm - torch.eye(4)).abs().amax(dim=(1, 2)) > 1e-7).sum())
+    assert _within_binomial(changed, n, p)
+    gray = _pipe(p=1, **{op: 1}).color_matrix(n, "cpu", channels=1)
+    assert torch.equal(gray, torch.eye(4).expand(n, 4, 4)) == (op in ("hue", "saturation"))  # need colour
+
+
+def test_noise_and_cutout_fire_with_probability_p():
+    torch.manual_seed(14)
+    n, p = 2000, 0.3
+    x = torch.ones(n, 1, 4, 4)
+    for op in ("noise", "cutout"):
+        changed = int(((_pipe(p=p, **{op: 1})(x) != x).flatten(1).any(1)).sum())
+        assert _within_binomial(changed, n, p), op
+
+
+def test_db2_taps_and_the_band_split():
+    from networks.training.augment import DB2, filter_bank
+    h = np.array(DB2)
+    np.testing.assert_allclose(h, [-0.12940952255092145, 0.22414386804185735, 0.836516303737469,
+                                   0.48296291314469025], atol=1e-15)   # published Daubechies-2 taps
+    assert h.sum() == pytest.approx(math.sqrt(2)) and (h ** 2).sum() == pytest.approx(1)
+    assert np.dot(h[:2], h[2:]) == pytest.approx(0, abs=1e-15)          # orthogonal to its even shift
+    bank = filter_bank()
+    assert bank.shape == (4, 43)
+    impulse = np.zeros(43)
+    impulse[21] = 1
+    np.testing.assert_allclose(bank.sum(0), impulse, atol=1e-12)       # the bands add back up
+    np.testing.assert_allclose(bank, bank[:, ::-1], atol=1e-15)          # zero phase
+    w = np.linspace(0, np.pi, 1025)
+    resp = np.abs(np.exp(-1j * np.outer(w, np.arange(43) - 21)) @ bank.T)  # [freq, band]
+    np.testing.assert_allclose(resp[0], [1, 0, 0, 0], atol=1e-12)        # DC: lowest band only
+    np.testing.assert_allclose(resp[-1], [0, 0, 0, 1], atol=1e-12)       # Nyquist: highest band only
+    for i, (lo, hi) in enumerate([(0, np.pi / 8), (np.pi / 8, np.pi / 4), (np.pi / 4, np.pi / 2),
+                                  (np.pi / 2, np.pi)]):
+        peak = w[np.argmax(resp[:, i])]
+        assert lo <= peak <= hi, (i, peak)                               # one octave each
+
+
+def test_imgfilter_band_probabilities_and_gains():
+    """A band fires with p * imgfilter * band_strength; its gain is 2 ** N(0, std^2) relative to the
+    other bands; one firing keeps the expected power sum(power * g^2) = 1 (powers 10:1:1:1 / 13)."""
+    torch.manual_seed(15)
+    n, p = 8000, 0.5
+    g = _pipe(p=p, imgfilter=1, imgfilter_bands=[1, 0, 0.5, 0]).imgfilter_gains(n, "cpu")
+    unchanged = int((g == 1).all(1).sum())
+    assert _within_binomial(unchanged, n, (1 - p) * (1 - p * 0.5))
+    single = _pipe(p=1, imgfilter=1, imgfilter_bands=[0, 0, 1, 0], imgfilter_std=0.7).imgfilter_gains(n, "cpu")
+    power = torch.tensor([10, 1, 1, 1]) / 13
+    torch.testing.assert_close((power * single.square()).sum(1), torch.ones(n), rtol=1e-5, atol=0)
+    log_gain = torch.log2(single[:, 2] / single[:, 0])
+    assert torch.equal(single[:, 0], single[:, 1]) and torch.equal(single[:, 0], single[:, 3])
+    assert log_gain.mean().abs() < 4.5 * 0.7 / math.sqrt(n)
+    assert log_gain.std().item() == pytest.approx(0.7, rel=0.05)
+
+
+def test_imgfilter_applies_the_gained_bank_separably():
+    """Against scipy: each image convolved along x then y with sum_i g_i * band_i, mirror padded."""
+    from scipy.ndimage import convolve1d
+    from networks.training.augment import filter_bank
+    torch.manual_seed(16)
+    pipe = _pipe(p=1, imgfilter=1)
+    x = torch.randn(3, 3, 24, 24, dtype=torch.float64)
+    g = torch.tensor([[1.0, 1.0, 1.0, 1.0], [0.5, 2.0, 1.0, 0.25], [1.1, 0.3, 3.0, 1.0]])
+    y = pipe.apply_band_gains(x, g)
+    taps = g.double().numpy() @ filter_bank()
+    want = np.stack([convolve1d(convolve1d(xi, t, axis=2, mode="mirror"), t, axis=1, mode="mirror")
+                     for xi, t in zip(x.numpy(), taps)])
+    np.testing.assert_allclose(y.numpy(), want, atol=1e-6)              # float32 bank taps
+    np.testing.assert_allclose(y[0].numpy(), x[0].numpy(), atol=1e-6)   # unit gains: identity
+    z = _pipe(p=1, imgfilter=1)(torch.randn(4, 3, 16, 16))               # pads wider than the image
+    assert z.shape == (4, 3, 16, 16) and torch.isfinite(z).all()
 
 
 def test_geometric_ops_keep_shape_and_change_pixels():
     torch.manual_seed(0)
     for op in GEOM_OPS:
-        for shape in [(4, 3, 16, 16), (2, 1, 8, 8)]:
+        for shape in [(4, 3, 16, 16), (16, 1, 8, 8)]:  # 16: some of them flip
             x = torch.randn(*shape)
             y = _pipe(**{op: 1})(x)
             assert y.shape == x.shape and torch.isfinite(y).all(), op
@@ -144,18 +262,10 @@ def test_hue_keeps_luma_and_saturation_keeps_grays():
     assert (_pipe(saturation=1)(x) - x).abs().max() > 0.1
 
 
-def test_probability_is_per_image():
-    torch.manual_seed(7)
-    x = torch.randn(400, 3, 4, 4)
-    y = _pipe(p=0.3, xflip=1)(x)
-    changed = (y != x).flatten(1).any(1).float().mean().item()
-    assert 0.2 < changed < 0.4
-
-
 def test_gradients_flow_through_bgc():
     torch.manual_seed(8)
     x = torch.randn(4, 3, 16, 16, requires_grad=True)
-    y = AugmentPipe(**PRESETS["bgc"])(x)
+    y = AugmentPipe(**PRESETS["bgcfnc"])(x)
     (y * torch.randn_like(y)).sum().backward()
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
 

@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--mirror", action="store_true", help="add x-flipped copies of the data set")
     a("--cond", action="store_true", help="train a conditional model on dataset.json labels")
     a("--aug", choices=AUG_MODES, default="ada", help="augmentation: adaptive, none or fixed p")
-    a("--augpipe", default="bgc", help="augmentation preset (bgc, bg, blit, geom, color, bgcn)")
+    a("--augpipe", default="bgc",
+      help="augmentation preset: bgc, blit, geom, color, filter, noise, cutout, bg, bgcn, bgcf, bgcfn, bgcfnc")
     a("--target", type=float, default=0.6, help="ADA target for E[sign(D(real))]")
     a("--p", type=float, default=0.2, help="augment probability for --aug fixed")
     a("--resume", default=None, help="snapshot .pkl, NVIDIA pickle, or 'latest' (newest in --outdir)")

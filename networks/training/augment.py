@@ -8,8 +8,14 @@ each enabled op fires per image with probability `p * strength`:
     output pixel positions to input positions. Images whose matrix holds only blits are moved by exact
     pixel indexing (reflecting at the border); the others are resampled once, band-limited: reflect pad,
     2x upsample with the sym6 wavelet low-pass, bilinear grid_sample, 2x downsample with the same filter.
-  - colour: brightness, contrast, luma flip, hue rotation, saturation, composed into one 4x4 matrix.
+  - colour: brightness, contrast, luma flip, hue rotation, saturation, composed into one 4x4 matrix
+    (RGB channels only; hue and saturation need colour, so a 1-channel image skips them).
+  - image-space filter: the image split into 4 frequency bands (a 3-level dyadic split with the
+    Daubechies-2 wavelet), each band's gain drawn lognormally, the gains normalised to keep the expected
+    power of a 1/f spectrum (band powers 10:1:1:1), applied as one separable filter.
   - corruption (optional): additive Gaussian noise, cutout.
+Ops that choose among discrete outcomes (x-flip, quarter turns, luma flip) draw the outcome uniformly
+when they fire, identity included: at p = 1 x-flip mirrors half of the images.
 Images are [N, C, H, W] floats in about [-1, 1]; translations are fractions of the image size,
 angles fractions of pi (rotate_max=1 means uniform in [-180, 180] degrees).
 """
@@ -30,6 +36,33 @@ SYM6 = (0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.04
         0.4910559419267466, 0.787641141030194, 0.3379294217276218, -0.07263752278646252,
         -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148)
 
+# Daubechies-2 (= Symlet-2) low-pass taps in closed form, (1 - s3, 3 - s3, 3 + s3, 1 + s3) / (4 sqrt 2):
+# the wavelet whose half-band pair splits the image-space filter's bands.
+DB2 = tuple(float(v) for v in np.array([1 - 3 ** 0.5, 3 - 3 ** 0.5, 3 + 3 ** 0.5, 1 + 3 ** 0.5]) / (4 * 2 ** 0.5))
+
+# Expected power of each filter band (low to high) for a 1/f spectrum: the band gains are normalised to it.
+IMGFILTER_POWER = (10 / 13, 1 / 13, 1 / 13, 1 / 13)
+
+
+def filter_bank(lowpass=DB2, bands: int = 4) -> np.ndarray:
+    """[bands, taps] zero-phase filters that split a signal into octave bands, lowest first; they sum to
+    a unit impulse. From the wavelet's half-band pair L = H(z) H(1/z) / 2, B = H(-z) H(-1/z) / 2 (L + B = 1
+    for an orthogonal wavelet): each level stretches the bands found so far by 2 (zero insertion), passes
+    them through L, and adds B as the next-higher band."""
+    lo = np.asarray(lowpass, dtype=np.float64)
+    hi = lo * (-1.0) ** np.arange(lo.size)
+    lo2, hi2 = np.convolve(lo, lo[::-1]) / 2, np.convolve(hi, hi[::-1]) / 2
+    bank = np.zeros([bands, 1])
+    bank[0, 0] = 1
+    for i in range(1, bands):
+        stretched = np.zeros([bands, 2 * bank.shape[1] - 1])
+        stretched[:, ::2] = bank
+        bank = np.stack([np.convolve(row, lo2) for row in stretched])
+        start = (bank.shape[1] - hi2.size) // 2
+        bank[i, start:start + hi2.size] += hi2
+    return bank
+
+
 # Probability multipliers of the presets NVIDIA's train.py names (--augpipe); 'bgc' is the default.
 PRESETS = {
     "blit": dict(xflip=1, rotate90=1, xint=1),
@@ -40,6 +73,15 @@ PRESETS = {
                 brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1),
     "bgcn": dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
                  brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1, noise=1),
+    "filter": dict(imgfilter=1),
+    "noise": dict(noise=1),
+    "cutout": dict(cutout=1),
+    "bgcf": dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
+                 brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1, imgfilter=1),
+    "bgcfn": dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
+                  brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1, imgfilter=1, noise=1),
+    "bgcfnc": dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
+                   brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1, imgfilter=1, noise=1, cutout=1),
 }
 
 
@@ -191,8 +233,8 @@ def _resample(x: torch.Tensor, m: torch.Tensor, f: torch.Tensor) -> torch.Tensor
 class AugmentPipe(nn.Module):
     """ADA pipeline. forward(images [N, C, H, W]) -> same shape; `p` (scalar buffer) is the strength.
 
-    Constructor kwargs are NVIDIA's names; each op's value multiplies p (0 = off, 1 = on).
-    imgfilter_* are accepted for pickle compatibility and ignored (not implemented).
+    Constructor kwargs are NVIDIA's names; each op's value multiplies p (0 = off, 1 = on);
+    imgfilter_bands multiplies it once more per band.
     """
 
     def __init__(self,
@@ -215,6 +257,8 @@ class AugmentPipe(nn.Module):
         self.imgfilter, self.imgfilter_bands, self.imgfilter_std = float(imgfilter), list(imgfilter_bands), float(imgfilter_std)
         self.noise, self.cutout, self.noise_std, self.cutout_size = float(noise), float(cutout), float(noise_std), float(cutout_size)
         self.register_buffer("filter", torch.tensor(SYM6, dtype=torch.float32))
+        self.register_buffer("imgfilter_bank", torch.tensor(filter_bank(), dtype=torch.float32))
+        self.register_buffer("imgfilter_power", torch.tensor(IMGFILTER_POWER, dtype=torch.float32))
         # Unit luma axis in homogeneous RGB: the hue rotation axis and the luma-flip mirror normal.
         self.register_buffer("luma_axis", torch.tensor([1.0, 1.0, 1.0, 0.0]) / math.sqrt(3))
 
@@ -245,7 +289,8 @@ class AugmentPipe(nn.Module):
         size = torch.tensor([w, h], device=device, dtype=torch.float32)
         if self.xflip > 0:
             fire = self._fires(n, self.xflip, device)
-            m = m @ _scale2(_gate(torch.full([n], -1.0, device=device), fire, 1), torch.ones(n, device=device))
+            flip = torch.randint(0, 2, [n], device=device).bool() & fire   # Mirrored or not, evenly.
+            m = m @ _scale2(1 - 2 * flip.float(), torch.ones(n, device=device))
         if self.rotate90 > 0:
             fire = self._fires(n, self.rotate90, device)
             quarter = torch.randint(0, 4, [n], device=device).float()
@@ -284,8 +329,10 @@ class AugmentPipe(nn.Module):
         return m, smooth
 
     # --------------------------------------------------------------- colour
-    def color_matrix(self, n: int, device) -> torch.Tensor:
-        """[N, 4, 4] homogeneous RGB transform (applied as out = M[:3, :3] rgb + M[:3, 3])."""
+    def color_matrix(self, n: int, device, channels: int = 3) -> torch.Tensor:
+        """[N, 4, 4] homogeneous RGB transform (applied as out = M[:3, :3] rgb + M[:3, 3]).
+
+        With one channel, hue and saturation are skipped: they leave gray unchanged."""
         c = _eye(n, 4, device)
         v = self.luma_axis
         if self.brightness > 0:
@@ -299,11 +346,11 @@ class AugmentPipe(nn.Module):
             flip = (torch.randint(0, 2, [n], device=device) * fire).float()
             householder = torch.eye(4, device=device) - 2 * torch.outer(v, v)
             c = (torch.eye(4, device=device) + flip[:, None, None] * (householder - torch.eye(4, device=device))) @ c
-        if self.hue > 0:
+        if self.hue > 0 and channels > 1:
             fire = self._fires(n, self.hue, device)
             theta = _gate((torch.rand(n, device=device) * 2 - 1) * math.pi * self.hue_max, fire, 0)
             c = _rotate3(v[:3], theta) @ c
-        if self.saturation > 0:
+        if self.saturation > 0 and channels > 1:
             fire = self._fires(n, self.saturation, device)
             s = _gate(torch.exp2(torch.randn(n, device=device) * self.saturation_std), fire, 1)
             vv = torch.outer(v[:3], v[:3])
@@ -311,6 +358,34 @@ class AugmentPipe(nn.Module):
             sat[:, :3, :3] = vv + (torch.eye(3, device=device) - vv) * s[:, None, None]
             c = sat @ c
         return c
+
+    # --------------------------------------------------------------- image-space filter
+    def imgfilter_gains(self, n: int, device) -> torch.Tensor:
+        """[N, bands] amplitude gains. Band i fires with probability p * imgfilter * imgfilter_bands[i];
+        its gain t is 2 ** N(0, imgfilter_std^2) and each firing rescales all bands by
+        1 / sqrt(sum_j power_j t_j^2) (t_j = 1 for the others), so the expected power stays 1."""
+        bands = self.imgfilter_bank.shape[0]
+        if len(self.imgfilter_bands) != bands:
+            raise ValueError(f"imgfilter_bands needs {bands} values, got {len(self.imgfilter_bands)}")
+        power = self.imgfilter_power.to(device)
+        g = torch.ones(n, bands, device=device)
+        for i, strength in enumerate(self.imgfilter_bands):
+            fire = self._fires(n, self.imgfilter * float(strength), device)
+            t = torch.ones(n, bands, device=device)
+            t[:, i] = _gate(torch.exp2(torch.randn(n, device=device) * self.imgfilter_std), fire, 1)
+            g = g * (t / (power * t.square()).sum(dim=1, keepdim=True).sqrt())
+        return g
+
+    def apply_band_gains(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """[N, C, H, W] filtered by sum_i g[n, i] * band_i (separably, reflect padded) -> same shape."""
+        n, c, h, w = x.shape
+        taps = (g @ self.imgfilter_bank.to(g.device)).to(x.dtype)             # [N, T], symmetric
+        k = taps.repeat_interleave(c, dim=0)                                   # [N * C, T]
+        pad = taps.shape[1] // 2
+        y = _reflect_pad(x, pad).reshape(1, n * c, h + 2 * pad, w + 2 * pad)
+        y = F.conv2d(y, k[:, None, None, :], groups=n * c)
+        y = F.conv2d(y, k[:, None, :, None], groups=n * c)
+        return y.reshape(n, c, h, w)
 
     # --------------------------------------------------------------- forward
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -331,19 +406,26 @@ class AugmentPipe(nn.Module):
                 out = out.index_copy(0, idx, _resample(x[idx], m[idx], self.filter))
             x = out
         if any(v > 0 for v in (self.brightness, self.contrast, self.lumaflip, self.hue, self.saturation)):
-            cm = self.color_matrix(n, device)
+            cm = self.color_matrix(n, device, ch)
             changed = (cm - torch.eye(4, device=device)).abs().amax(dim=(1, 2)) > 0
             if changed.any():
                 idx = changed.nonzero()[:, 0]
                 sub, cmi = x[idx], cm[idx].to(x.dtype)
-                if ch == 3:
-                    y = torch.einsum("nij,njhw->nihw", cmi[:, :3, :3], sub) + cmi[:, :3, 3, None, None]
+                if ch in (3, 4):  # RGBA: the alpha channel is kept.
+                    rgb = torch.einsum("nij,njhw->nihw", cmi[:, :3, :3], sub[:, :3]) + cmi[:, :3, 3, None, None]
+                    y = torch.cat([rgb, sub[:, 3:]], dim=1)
                 elif ch == 1:  # Grayscale: the mean response of the RGB matrix to a gray input.
                     y = sub * cmi[:, :3, :3].mean(dim=(1, 2))[:, None, None, None] * 3 \
                         + cmi[:, :3, 3].mean(dim=1)[:, None, None, None]
                 else:
-                    raise ValueError(f"colour augmentation needs 1 or 3 channels, got {ch}")
+                    raise ValueError(f"colour augmentation needs 1, 3 or 4 channels, got {ch}")
                 x = x.index_copy(0, idx, y)
+        if self.imgfilter > 0:
+            g = self.imgfilter_gains(n, device)
+            changed = (g != 1).any(dim=1)
+            if changed.any():
+                idx = changed.nonzero()[:, 0]
+                x = x.index_copy(0, idx, self.apply_band_gains(x[idx], g[idx]))
         if self.noise > 0:
             fire = self._fires(n, self.noise, device)
             sigma = torch.randn(n, device=device).abs() * self.noise_std * fire

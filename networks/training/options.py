@@ -127,6 +127,9 @@ class TrainOptions:
             errs.append(f"--cfg must be one of {', '.join(CFGS)}")
         if self.aug not in AUG_MODES:
             errs.append(f"--aug must be one of {', '.join(AUG_MODES)}")
+        from networks.training.augment import PRESETS
+        if self.augpipe not in PRESETS:
+            errs.append(f"--augpipe must be one of {', '.join(PRESETS)}")
         if self.batch <= 0:
             errs.append("--batch must be positive")
         elif self.batch % self.nproc:
