@@ -81,7 +81,8 @@ def test_d_input_blur_is_nvidias(sigma, size):
 
 
 class _TinyG(torch.nn.Module):
-    """Stand-in with the NVIDIA interface: ws are a linear map of z, images a linear map of ws."""
+    """Stand-in with the NVIDIA interface: ws a linear map of z, images a linear map of tanh(ws), so
+    the Jacobian (and the path length) depends on both layers."""
 
     def __init__(self, z_dim=4, num_ws=3, res=8):
         super().__init__()
@@ -90,7 +91,7 @@ class _TinyG(torch.nn.Module):
         self.out = torch.nn.Linear(num_ws * z_dim, 3 * res * res)
         self.mapping = lambda z, c, update_emas=False: self.lin(z)[:, None].repeat(1, self.num_ws, 1)
         self.synthesis = lambda ws, noise_mode="random", update_emas=False: \
-            self.out(ws.flatten(1)).view(-1, 3, self.img_resolution, self.img_resolution)
+            self.out(torch.tanh(ws.flatten(1))).view(-1, 3, self.img_resolution, self.img_resolution)
 
 
 class _TinyD(torch.nn.Module):
@@ -102,55 +103,124 @@ class _TinyD(torch.nn.Module):
         return self.fc(img.flatten(1) ** 2 * 0.1 + img.flatten(1))
 
 
-def test_d_losses_and_r1_against_hand_computation():
-    torch.manual_seed(0)
+def _phase_grads(loss, phase, net, real, z, gain, seed=5):
+    """.grad of net's parameters after loss.accumulate(phase) on one chunk, and its stats."""
+    for p in net.parameters():
+        p.grad = None
+    torch.manual_seed(seed)
+    c = torch.zeros(z.shape[0], 0)
+    stats = loss.accumulate(phase, real, c, z, c, gain=gain, cur_nimg=0)
+    return [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in net.parameters()], stats
+
+
+def _grad(value, params):
+    """d value / d params with plain autograd; zeros for parameters it does not depend on."""
+    gs = torch.autograd.grad(value, params, allow_unused=True)
+    return [torch.zeros_like(p) if g is None else g for g, p in zip(gs, params)]
+
+
+def _setup(seed=0):
+    torch.manual_seed(seed)
     G, D = _TinyG(), _TinyD()
+    return G, D, torch.randn(6, 3, 8, 8), torch.randn(6, 4)
+
+
+def test_gmain_and_dmain_gradients_are_the_logistic_losses():
+    """Non-saturating logistic loss (Goodfellow et al. 2014; StyleGAN2 eq. for L_G, L_D), chunk mean times gain."""
+    G, D, real, z = _setup()
     loss = StyleGANLoss(G, D, None, LossOptions(r1_gamma=4.0))
-    real = torch.randn(4, 3, 8, 8)
-    c = torch.zeros(4, 0)
-    z = torch.randn(4, 4)
-    stats = loss.accumulate("Dreg", real, c, z, c, gain=16, cur_nimg=0)
-    x = real.clone().requires_grad_(True)
-    grad, = torch.autograd.grad(D(x, c).sum(), x)
-    expect = grad.square().sum(dim=[1, 2, 3]).mean().item()
-    assert stats["Loss/r1_penalty"] == pytest.approx(expect, rel=1e-5)
-    assert stats["Loss/D/reg"] == pytest.approx(expect * 2.0, rel=1e-5)   # gamma / 2
+    D.requires_grad_(False)
+    got, stats = _phase_grads(loss, "Gmain", G, real, z, gain=1.0)
+    fake = G.synthesis(G.mapping(z, None))
+    want = torch.autograd.grad(F.softplus(-D(fake, None)).mean(), list(G.parameters()))
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-8)
+    assert stats["Loss/G/loss"] == pytest.approx(F.softplus(-D(fake, None)).mean().item(), rel=1e-6)
 
-    D.zero_grad()
-    stats = loss.accumulate("Dmain", real, c, z, c, gain=1, cur_nimg=0)
+    G.requires_grad_(False)
+    D.requires_grad_(True)
+    got, stats = _phase_grads(loss, "Dmain", D, real, z, gain=1.0)
     with torch.no_grad():
-        fake = G.synthesis(G.mapping(z, c))
-    assert stats["Loss/D/fake"] == pytest.approx(F.softplus(D(fake, c)).mean().item(), rel=1e-5)
-    assert stats["Loss/D/real"] == pytest.approx(F.softplus(-D(real, c)).mean().item(), rel=1e-5)
-    assert stats["_real_count"] == 4 and stats["_real_sign_sum"] == torch.sign(D(real, c)).sum().item()
-    assert D.fc.weight.grad is not None and G.out.weight.grad is None      # D phase leaves G alone
+        fake = G.synthesis(G.mapping(z, None))
+    ref = F.softplus(D(fake, None)).mean() + F.softplus(-D(real, None)).mean()
+    for a, b in zip(got, torch.autograd.grad(ref, list(D.parameters()))):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-8)
+    logits = D(real, None)
+    assert stats["_real_sign_sum"] == torch.sign(logits).sum().item() and stats["_real_count"] == 6
 
 
-def test_g_loss_and_path_length():
-    torch.manual_seed(1)
-    G, D = _TinyG(), _TinyD()
-    loss = StyleGANLoss(G, D, None, LossOptions(pl_weight=2.0, pl_batch_shrink=2))
-    c = torch.zeros(8, 0)
-    z = torch.randn(8, 4)
-    stats = loss.accumulate("Gmain", None, c, z, c, gain=1, cur_nimg=0)
-    fake = G.synthesis(G.mapping(z, c))
-    assert stats["Loss/G/loss"] == pytest.approx(F.softplus(-D(fake, c)).mean().item(), rel=1e-5)
-    torch.manual_seed(5)
-    stats = loss.accumulate("Greg", None, c, z, c, gain=4, cur_nimg=0)
-    # Linear synthesis: |J^T y| is the norm of out.weight^T y per w, y ~ N(0, I) / sqrt(H W).
-    torch.manual_seed(5)
-    ws = G.mapping(z[:4], c[:4]).detach().requires_grad_(True)
-    img = G.synthesis(ws)
-    noise = torch.randn_like(img) / math.sqrt(64)
-    g, = torch.autograd.grad((img * noise).sum(), ws)
-    lengths = g.square().sum(2).mean(1).sqrt()
-    assert stats["_pl_length"] == pytest.approx(lengths.mean().item(), rel=1e-5)
-    assert stats["Loss/pl_penalty"] == pytest.approx(lengths.square().mean().item(), rel=1e-5)  # pl_mean 0
-    loss.update_pl_mean(3.0)
-    assert loss.pl_mean.item() == pytest.approx(0.03)
-    # StyleGAN3 has no PL term: Greg does nothing, Gboth is Gmain.
-    loss3 = StyleGANLoss(G, D, None, LossOptions())
-    assert loss3.accumulate("Greg", None, c, z, c, gain=4, cur_nimg=0) == {}
+def test_r1_gradient_and_its_ada_signal():
+    """R1 (Mescheder et al. 2018): gamma / 2 * E|grad_x D(x)|^2 on reals, times the lazy gain; the R1
+    pass's D(real) signs feed ADA too (NVIDIA reports Loss/signs/real in both D passes)."""
+    G, D, real, z = _setup(1)
+    loss = StyleGANLoss(G, D, None, LossOptions(r1_gamma=4.0))
+    G.requires_grad_(False)
+    got, stats = _phase_grads(loss, "Dreg", D, real, z, gain=16.0)
+    x = real.clone().requires_grad_(True)
+    gx, = torch.autograd.grad(D(x, None).sum(), x, create_graph=True)
+    r1 = gx.square().sum(dim=[1, 2, 3])
+    want = _grad((4.0 / 2) * r1.mean() * 16.0, list(D.parameters()))
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-8)
+    assert stats["Loss/r1_penalty"] == pytest.approx(r1.mean().item(), rel=1e-6)
+    assert stats["_real_sign_sum"] == torch.sign(D(real, None)).sum().item() and stats["_real_count"] == 6
+
+
+def test_path_length_gradient_uses_the_freshly_blended_mean():
+    """StyleGAN2 path-length regulariser E(|J_w^T y|_2 - a)^2, y ~ N(0, I) / sqrt(H W), |.| the rms over
+    the ws of each sample, a = lerp(running mean, batch mean, decay) with its gradient (NVIDIA's), on
+    batch // shrink samples, weight 2, lazy gain 4."""
+    G, D, real, z = _setup(2)
+    loss = StyleGANLoss(G, D, None, LossOptions(pl_weight=2.0, pl_batch_shrink=2, pl_decay=0.01))
+    loss.pl_mean.fill_(0.3)
+    D.requires_grad_(False)
+    got, stats = _phase_grads(loss, "Greg", G, real, z, gain=4.0, seed=7)
+
+    def reference(detach_target):
+        torch.manual_seed(7)
+        ws = G.mapping(z[:3], None)
+        img = G.synthesis(ws)
+        y = torch.randn_like(img) / math.sqrt(8 * 8)
+        jty, = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
+        lengths = jty.square().sum(2).mean(1).sqrt()
+        target = 0.3 + 0.01 * (lengths.mean() - 0.3)
+        target = target.detach() if detach_target else target
+        penalty = (lengths - target).square()
+        return _grad(penalty.mean() * 2.0 * 4.0, list(G.parameters())), lengths, penalty
+
+    want, lengths, penalty = reference(False)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-9)
+    stale, _, _ = reference(True)                                    # the detached mean: visibly different
+    rel = max(float((a - b).abs().max() / b.abs().max().clamp(min=1e-12)) for a, b in zip(got, stale))
+    assert rel > 1e-3                                                # (1.1% here)
+    assert stats["_pl_length"] == pytest.approx(lengths.mean().item(), rel=1e-6)
+    assert stats["Loss/pl_penalty"] == pytest.approx(penalty.mean().item(), rel=1e-5)
+    loss.update_pl_mean([stats["_pl_length"]])
+    assert loss.pl_mean.item() == pytest.approx(0.3 + 0.01 * (lengths.mean().item() - 0.3), rel=1e-6)
+    loss.update_pl_mean([1.0, 2.0])                                  # chunks in order
+    m = 0.3 + 0.01 * (lengths.mean().item() - 0.3)
+    m = m + 0.01 * (1.0 - m)
+    assert loss.pl_mean.item() == pytest.approx(m + 0.01 * (2.0 - m), rel=1e-6)
+    # StyleGAN3 has no PL term: Greg does nothing.
+    assert StyleGANLoss(G, D, None, LossOptions()).accumulate("Greg", None, torch.zeros(6, 0), z,
+                                                              torch.zeros(6, 0), gain=4, cur_nimg=0) == {}
+
+
+def test_freeze_d_counts_layers_as_nvidia():
+    """Freeze-D layer order (NVIDIA's DiscriminatorBlock): per block from the top resolution, fromrgb
+    (first block of a resnet D), conv0, conv1, skip."""
+    from networks import build_discriminator
+    from networks.config import DiscriminatorConfig
+    from networks.training.loop import _freeze_d_layers
+    D = build_discriminator(DiscriminatorConfig(c_dim=0, img_resolution=16, img_channels=3,
+                                                channel_base=256, channel_max=32))
+    order = ["b16.fromrgb", "b16.conv0", "b16.conv1", "b16.skip", "b8.conv0", "b8.conv1", "b8.skip"]
+    for k in range(len(order) + 2):
+        frozen = _freeze_d_layers(D, k)
+        want = {n for n, _ in D.named_parameters() if n.rsplit(".", 1)[0] in order[:k]}
+        assert frozen == want, k
+        assert all(not n.startswith("b4.") for n in frozen)          # the epilogue never freezes
 
 
 def test_blur_schedule_and_style_mixing():

@@ -184,6 +184,37 @@ def test_fine_tuning_keeps_the_pretrained_average(tmp_path):
     assert Trainer(tiny_options(data, tmp_path, aug="noaug"), log=lambda m: None).opts.ema_rampup == 0.05
 
 
+def test_chunk_gradients_sum_and_ada_hears_both_d_passes(data16, tmp_path):
+    """NVIDIA's accumulation: every --batch-gpu chunk adds interval * grad(chunk mean), so the optimiser
+    sees the sum over chunks (not their mean); ADA's sign(D(real)) comes from the Dmain and R1 passes."""
+    t = Trainer(tiny_options(data16, tmp_path, batch_gpu=2, aug="ada", ada_interval=100), log=lambda m: None)
+    phases = {p.name: p for p in t.phases}
+    steps = []                                                       # Gmain and Greg share one Adam
+    for opt in {id(p.opt): p.opt for p in t.phases}.values():
+        opt.step = lambda _opt=opt: steps.append([p.grad.clone() for g in _opt.param_groups for p in g["params"]])
+
+    def unit_gradient(phase, real_img, real_c, z, gen_c, gain, cur_nimg):
+        for p in phases[phase].params:                               # d(chunk loss)/d(param) = 1
+            p.grad = torch.full_like(p, gain) if p.grad is None else p.grad + gain
+        return {"Loss/G/loss": 0.0}
+
+    real_accumulate, t.loss.accumulate = t.loss.accumulate, unit_gradient
+    _run_steps(t, 1)
+    intervals = {"Gmain": 1, "Greg": 4, "Dmain": 1, "Dreg": 16}
+    seen = dict(zip([p.name for p in t.phases], steps))
+    assert len(steps) == 4 and set(seen) == set(intervals)           # step 0 runs every phase, in order
+    for name, grads in seen.items():
+        assert all(torch.equal(g, torch.full_like(g, 2 * intervals[name])) for g in grads), name  # 2 chunks
+
+    t.loss.accumulate = real_accumulate
+    t2 = Trainer(tiny_options(data16, tmp_path, aug="ada", ada_interval=100), log=lambda m: None)
+    it = t2._data_iterator()
+    t2.step(it)
+    assert t2.ada.count == 8                                         # Dmain + Dreg, 4 reals each
+    t2.step(it)
+    assert t2.ada.count == 12                                        # no R1 pass at step 1
+
+
 def test_non_finite_loss_stops_with_the_step_and_keeps_the_snapshot(data16, tmp_path):
     from networks import load_network_pkl
     (tmp_path / "run").mkdir()

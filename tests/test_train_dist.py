@@ -16,10 +16,13 @@ from test_train import make_zip, tiny_options
 STEPS = 5  # Covers the lazy R1 (step 0) and path-length (step 4) phases.
 
 
-def _worker(info, opts, out_dir):
+def _worker(info, opts, out_dir, gain_scale=1.0):
     """Runs STEPS steps; saves per-step stats and all parameters of this rank."""
     torch.set_num_threads(1)
     t = Trainer(opts, info, run_dir=None, log=lambda m: None)
+    if gain_scale != 1.0:
+        accumulate = t.loss.accumulate
+        t.loss.accumulate = lambda *a, gain, **kw: accumulate(*a, gain=gain * gain_scale, **kw)
     it = t._data_iterator()
     stats = [t.step(it) for _ in range(STEPS)]
     params = {f"{k}.{n}": p.detach().clone() for k, net in (("G", t.G), ("D", t.D), ("G_ema", t.G_ema))
@@ -35,7 +38,9 @@ def test_two_processes_match_one(tmp_path):
     single_dir, multi_dir = tmp_path / "one", tmp_path / "two"
     single_dir.mkdir(), multi_dir.mkdir()
     # Same global batch 4 in chunks of 2: one process accumulates two chunks, two processes one each.
-    launch(_worker, (tiny_options(data, tmp_path, batch_gpu=2, **common), str(single_dir)), 1, "cpu")
+    # NVIDIA's accumulation sums a process's chunks and averages processes, so the one process's
+    # gradient is twice the two's: halving its gain compares everything else exactly.
+    launch(_worker, (tiny_options(data, tmp_path, batch_gpu=2, **common), str(single_dir), 0.5), 1, "cpu")
     launch(_worker, (tiny_options(data, tmp_path, nproc=2, **common), str(multi_dir)), 2, "cpu")
     one = torch.load(single_dir / "rank0.pt")
     r0, r1 = torch.load(multi_dir / "rank0.pt"), torch.load(multi_dir / "rank1.pt")

@@ -3,9 +3,12 @@
 One step consumes one global minibatch of `batch` reals. Phases run in order Gmain, Greg, Dmain, Dreg
 (or Gboth / Dboth without lazy regularisation); a regularisation phase runs every `interval` steps with
 its loss scaled by the interval, and its optimiser uses lr * c and betas ** c with c = I / (I + 1).
-Randomness (latents, labels, noise, style mixing, augmentation) of each chunk is seeded from
-(seed, step, phase, global chunk index): N processes reproduce one process bit for bit, and a resumed
-run repeats exactly what the uninterrupted run would have done.
+Gradients are NVIDIA's: each chunk adds interval * grad(chunk mean loss), so a process's chunks sum,
+and processes average theirs. Randomness (latents, labels, noise, style mixing, augmentation) of each
+chunk is seeded from (seed, step, phase, global chunk index), so N processes see exactly the samples of
+one process that splits the batch into the same global chunks (their gradients then differ by the factor
+N that summing makes, which Adam all but cancels), and a resumed run repeats exactly what the
+uninterrupted run would have done.
 """
 from __future__ import annotations
 
@@ -67,20 +70,14 @@ def _lazy_optimizer(params, lr: float, interval: Optional[int]) -> torch.optim.O
 
 
 def _freeze_d_layers(D: torch.nn.Module, count: int) -> set:
-    """Names of D's parameters in its first `count` layers (fromrgb, conv0, conv1 per block, top-down)."""
-    frozen: set = set()
+    """Names of D's parameters in its first `count` layers, counted as NVIDIA's Freeze-D does: block by
+    block from the highest resolution, each block's fromrgb (where it has one), conv0, conv1, skip."""
     if count <= 0:
-        return frozen
-    layers = []
-    for r in getattr(D, "block_resolutions", []):
-        block = f"b{r}"
-        for name in ("fromrgb", "conv0", "conv1"):
-            if hasattr(getattr(D, block), name):
-                layers.append((block, name))
-    for block, name in layers[:count]:
-        prefixes = [f"{block}.{name}."] + ([f"{block}.skip."] if name == "conv1" else [])
-        frozen |= {n for n, _ in D.named_parameters() if any(n.startswith(p) for p in prefixes)}
-    return frozen
+        return set()
+    layers = [f"b{r}.{name}." for r in getattr(D, "block_resolutions", [])
+              for name in ("fromrgb", "conv0", "conv1", "skip") if hasattr(getattr(D, f"b{r}"), name)]
+    prefixes = tuple(layers[:count])
+    return {n for n, _ in D.named_parameters() if n.startswith(prefixes)}
 
 
 class Trainer:
@@ -247,14 +244,20 @@ class Trainer:
             start = [b.detach().clone() for b in emas]
             acc = [torch.zeros_like(b) for b in emas]
             sums: dict = {}
+            pl_chunks = torch.zeros(info.world * rounds)   # Mean path length of each global chunk (Greg).
+            has_pl = False
             for r, (real_img, real_c) in enumerate(reals):
                 for b, b0 in zip(emas, start):
                     b.copy_(b0)
                 torch.manual_seed(_chunk_seed(opts.seed, c.batch_idx, phase_idx, info.rank * rounds + r))
                 z = torch.randn([opts.chunk, self.G.z_dim], device=self.device)
                 gen_c = self._gen_labels(opts.chunk)
+                # gain = interval for every chunk: chunk gradients add up (NVIDIA's accumulation).
                 stats = self.loss.accumulate(phase.name, real_img, real_c, z, gen_c,
-                                             gain=phase.interval / rounds, cur_nimg=c.cur_nimg)
+                                             gain=phase.interval, cur_nimg=c.cur_nimg)
+                if "_pl_length" in stats:
+                    pl_chunks[info.rank * rounds + r] = stats.pop("_pl_length")
+                    has_pl = True
                 for k, v in stats.items():
                     sums[k] = sums.get(k, 0.0) + v
                 for a, b in zip(acc, emas):
@@ -264,7 +267,8 @@ class Trainer:
             local = [sums[k] if k in ("_real_sign_sum", "_real_count") else sums[k] / rounds for k in keys]
             bad = sum(0 if math.isfinite(v) else 1 for v in local)
             head = torch.tensor([float(bad)] + [v if math.isfinite(v) else 0.0 for v in local], dtype=torch.float32)
-            extras = torch.cat([head] + [(a / rounds).flatten().float().cpu() for a in acc])
+            extras = torch.cat([head] + [(a / rounds).flatten().float().cpu() for a in acc]
+                               + ([pl_chunks] if has_pl else []))
             reduced = average_gradients(phase.params, extras, info)
             if reduced[0] > 0:
                 raise TrainingDiverged(self._diverged_message(phase.name, keys, local))
@@ -275,9 +279,9 @@ class Trainer:
                 for b in emas:
                     b.copy_(reduced[offset:offset + b.numel()].view_as(b))
                     offset += b.numel()
+            if has_pl:  # Averaged over processes, each slot held by one: times world restores it.
+                self.loss.update_pl_mean((reduced[offset:offset + pl_chunks.numel()] * info.world).tolist())
             merged = {k: float(v) for k, v in zip(keys, reduced[1:1 + len(keys)].tolist())}
-            if "_pl_length" in merged:
-                self.loss.update_pl_mean(merged.pop("_pl_length"))
             if "_real_sign_sum" in merged:
                 sign_sum = merged.pop("_real_sign_sum") * info.world
                 count = merged.pop("_real_count") * info.world

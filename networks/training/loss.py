@@ -2,12 +2,13 @@
 2021 "Alias-Free GAN"), written from the papers.
 
 - G: non-saturating logistic loss softplus(-D(G(z))); lazy path-length regularisation (StyleGAN2):
-  |J_w^T y| for y ~ N(0, I) / sqrt(H W), pulled toward its running mean.
+  |J_w^T y| for y ~ N(0, I) / sqrt(H W), pulled toward its running mean blended with the batch mean.
 - D: softplus(D(G(z))) + softplus(-D(x)); lazy R1 = gamma / 2 * |grad_x D(x)|^2 on reals.
 - Style mixing: with probability p a sample switches to a second latent from a random w index on.
 - StyleGAN3-R: D's inputs are blurred by 2^-(t/sigma)^2 taps (zero padded) whose sigma fades linearly to zero.
-Phases: 'Gmain' | 'Greg' | 'Gboth' | 'Dmain' | 'Dreg' | 'Dboth'. `accumulate` calls backward with the
-given gain and returns the batch means of its terms (floats) for logging and finiteness checks.
+Phases: 'Gmain' | 'Greg' | 'Gboth' | 'Dmain' | 'Dreg' | 'Dboth'. `accumulate` adds gain * the gradient
+of the chunk's mean loss to .grad (the loop passes the phase interval for every chunk, so chunks sum, as
+NVIDIA's) and returns the chunk means of its terms (floats) for logging and finiteness checks.
 """
 from __future__ import annotations
 
@@ -44,11 +45,13 @@ class StyleGANLoss:
         self.device = torch.device(device)
         self.pl_mean = torch.zeros([], device=self.device)   # Running mean path length (part of resume state).
 
-    def update_pl_mean(self, mean_length: float) -> None:
-        """pl_mean <- lerp(pl_mean, mean_length, pl_decay); mean_length is the phase's global mean."""
+    def update_pl_mean(self, chunk_means) -> None:
+        """pl_mean <- lerp(pl_mean, m, pl_decay) for each chunk's mean length m, in global chunk order
+        (one chunk per step: NVIDIA's update)."""
         with torch.no_grad():
-            self.pl_mean.copy_(self.pl_mean.lerp(torch.tensor(mean_length, device=self.pl_mean.device),
-                                                 self.opts.pl_decay))
+            for m in ([chunk_means] if isinstance(chunk_means, (int, float)) else chunk_means):
+                self.pl_mean.copy_(self.pl_mean.lerp(torch.tensor(float(m), device=self.pl_mean.device),
+                                                     self.opts.pl_decay))
 
     # ------------------------------------------------------------------ forward passes
     def blur_sigma(self, cur_nimg: int) -> float:
@@ -106,10 +109,12 @@ class StyleGANLoss:
             noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
             grads, = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
             lengths = grads.square().sum(2).mean(1).sqrt()          # [n]
-            # The running mean moves once per phase, after all chunks and processes (update_pl_mean),
-            # so N processes compute exactly what one process computes for the same global batch.
+            # The penalty pulls toward the running mean blended with this chunk's mean, gradient
+            # included (NVIDIA's). The buffer itself moves after the phase (update_pl_mean, all chunks
+            # of all processes in order), so every chunk of a step blends the same starting mean.
             stats["_pl_length"] = float(lengths.detach().mean())
-            penalty = (lengths - self.pl_mean).square()
+            target = self.pl_mean.lerp(lengths.mean(), o.pl_decay)
+            penalty = (lengths - target).square()
             stats["Loss/pl_penalty"] = float(penalty.detach().mean())
             loss = penalty * o.pl_weight
             stats["Loss/G/reg"] = float(loss.detach().mean())
@@ -128,14 +133,15 @@ class StyleGANLoss:
         if phase in ("Dmain", "Dreg", "Dboth"):
             real = real_img.detach().requires_grad_(phase in ("Dreg", "Dboth"))
             logits = self.run_D(real, real_c, sigma)
+            # ADA's overfitting signal: sign(D(real)) of the main and the R1 pass alike (NVIDIA's).
+            stats["_real_sign_sum"] = float(torch.sign(logits.detach()).sum())
+            stats["_real_count"] = float(logits.numel())
             total = torch.zeros([], device=real.device)
             if phase in ("Dmain", "Dboth"):
                 loss_real = F.softplus(-logits)
                 stats["Loss/scores/real"] = float(logits.detach().mean())
                 stats["Loss/D/real"] = float(loss_real.detach().mean())
                 stats["Loss/D/loss"] = stats["Loss/D/fake"] + stats["Loss/D/real"]
-                stats["_real_sign_sum"] = float(torch.sign(logits.detach()).sum())
-                stats["_real_count"] = float(logits.numel())
                 total = total + loss_real.mean()
             if phase in ("Dreg", "Dboth"):
                 grads, = torch.autograd.grad(logits.sum(), real, create_graph=True)
