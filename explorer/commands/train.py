@@ -3,7 +3,8 @@
 Each run gets OUTDIR/NNNNN-<desc>/ with stats.jsonl (one record per tick), snapshots
 network-snapshot-<kimg>.pkl (exact resume state included), fakes*.png grids and metric-*.jsonl.
 --resume takes one of our snapshots (continues the run: kimg, augment p, optimiser and RNG state),
-an NVIDIA pickle (starts from its G, D, G_ema weights) or 'latest' (newest complete snapshot in OUTDIR).
+an NVIDIA or exported pickle (fine-tunes its G, D, G_ema with NVIDIA's resume settings: no EMA ramp-up,
+ada_kimg 100, no StyleGAN3-R blur) or 'latest' (newest complete snapshot in OUTDIR).
 """
 from __future__ import annotations
 

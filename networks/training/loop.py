@@ -378,6 +378,9 @@ class Trainer:
         self.log(f"training {opts.cfg} {self.dataset.resolution}x{self.dataset.resolution} for {opts.kimg:g} kimg "
                  f"(batch {opts.batch}, {self.info.world} process(es) on {self.device.type}) from kimg "
                  f"{c.cur_nimg / 1000:.1f}" + (f" into {self.run_dir}" if self.run_dir else ""))
+        if opts.finetune and c.cur_nimg == 0:
+            self.log("fine-tuning pretrained weights as NVIDIA's --resume: no EMA ramp-up, ADA over "
+                     f"{opts.ada_kimg:g} kimg" + (", no D-input blur" if opts.cfg == "stylegan3-r" else ""))
         tick_start_time = start_time = time.time()
         c.tick_start_nimg = c.cur_nimg
         bar = self._bar(total_nimg)

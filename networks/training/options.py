@@ -61,7 +61,7 @@ class TrainOptions:
     num_layers: Optional[int] = None      # StyleGAN3 synthesis layers; None = 14, as NVIDIA's configs.
     glr: Optional[float] = None
     dlr: float = 0.002
-    freezed: int = 0                      # Freeze this many of D's highest-resolution blocks.
+    freezed: int = 0                      # Freeze D's first N layers (fromrgb, conv0, conv1, skip per block, top down).
     mbstd_group: int = 4
     seed: int = 0
     nproc: int = 1
