@@ -20,6 +20,7 @@ from explorer.engine.spectrum import spectrum_picture
 from explorer.engine.state import RenderState
 from explorer.engine.untransform import untransform_image
 from networks.stylegan3 import make_transform
+from networks.edit.directions import apply_edits, resolve_edits
 from explorer.errors import UserError
 
 
@@ -129,7 +130,7 @@ def explicit_ws(G, w: list) -> torch.Tensor:
 
 
 def compute_ws(G, state: RenderState) -> torch.Tensor:
-    """The ws [1, num_ws, w_dim] a state renders: seeds blended (or explicit w), truncated, then style-mixed."""
+    """The ws [1, num_ws, w_dim] a state renders: seeds blended (or explicit w), truncated, style-mixed, then edited."""
     if state.w is not None:
         ws = explicit_ws(G, state.w)
     else:
@@ -141,7 +142,7 @@ def compute_ws(G, state: RenderState) -> torch.Tensor:
         idx = torch.tensor([i for i, v in enumerate(mask) if v], device=ws.device)
         ws = ws.clone()
         ws[:, idx] = mix[:, idx]
-    return ws
+    return apply_edits(ws, resolve_edits(G, state.edits))   # edits move the final ws: psi does not scale them
 
 
 def state_transform(state: RenderState) -> np.ndarray:

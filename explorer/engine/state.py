@@ -45,6 +45,10 @@ class RenderState:
     mix_seed: int = 0
     mix_mask: list = field(default_factory=list)  # [num_ws] bools; shorter lists mean False beyond their end
 
+    # Semantic edits added to ws after truncation and mixing (networks.edit.directions.apply_edits), each
+    # {"file": npz, "index": k, "strength": s, "layers": [w indices] | None} or {"direction": [w_dim], "std": u, ...}
+    edits: list = field(default_factory=list)
+
     # Input transform (StyleGAN3 only; ignored for StyleGAN2, which has no input transform)
     translate_x: float = 0.0                # image widths; positive moves content right
     translate_y: float = 0.0                # image heights; positive moves content down
@@ -105,7 +109,17 @@ class RenderState:
             raise UserError("base_channel must be >= 0")
         if self.class_idx is not None and self.class_idx < 0:
             raise UserError("class index must be >= 0")
+        for e in self.edits:
+            _check_edit(e)
         return self
+
+
+def _check_edit(e) -> None:
+    from networks.edit.directions import DirectionError, check_edit_dict
+    try:
+        check_edit_dict(e)
+    except DirectionError as err:
+        raise UserError(str(err)) from None
 
 
 _NUMERIC = (int, float)
