@@ -177,7 +177,7 @@ def test_images_style_mixing_matches_nvidia(capsys, tmp_path, name):
     for key, (lo, hi) in zip(("coarse", "middle", "fine"), e["mix_ranges"]):
         want = to_pixels(e[f"img_mix_{key}"])
         for i, seed in enumerate(seeds):
-            out = tmp_path / key / str(i)
+            out = tmp_path / f"{key}-{i}"  # images refuses a missing parent folder, as video does
             code, _, err = run(capsys, "images", DATA / name / "network.pkl", "--seeds", seed, "--mix-seed",
                                seeds[len(seeds) - 1 - i], "--mix-ws", f"{lo}-{hi - 1}", "--outdir", out)
             assert code == 0, err

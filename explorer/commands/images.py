@@ -51,19 +51,28 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch", type=int, default=1, metavar="N", help="seeds rendered per forward pass")
     parser.add_argument("--fp16", action="store_true", help="CUDA: let the fp16 layers run in fp16")
     parser.add_argument("--outdir", required=True, metavar="DIR",
-                        help="folder for seedNNNN.png (created if missing)")
+                        help="folder for seedNNNN.png (created if missing; its parent must exist)")
+
+
+def _states(args, seeds: list[int], translate: tuple[float, float], mix_ws: list[int], num_ws: int) -> list:
+    """One RenderState per seed: the engine's description of what NVIDIA's gen_images.py draws for it."""
+    from explorer.engine.state import RenderState
+    mask = [i in mix_ws for i in range(num_ws)]
+    base = RenderState(which=args.net, device=args.device, force_fp32=not args.fp16, class_idx=args.class_idx,
+                       trunc_psi=args.trunc, trunc_cutoff=args.trunc_cutoff, noise_mode=args.noise_mode,
+                       noise_seed=args.noise_seed, mix_seed=args.mix_seed or 0, mix_mask=mask,
+                       translate_x=translate[0], translate_y=translate[1], rotate=args.rotate,
+                       untransform=args.untransform)
+    # A seed s is the point (s, 0) of the seed plane; step_y 0 keeps seeds past 2**31 exact.
+    return [base.replace(x=float(s), step_y=0) for s in seeds]
 
 
 def run(args) -> int:
-    import numpy as np
-    import torch
-
     from explorer.devices import resolve_device
-    from explorer.engine.latents import parse_seeds, seeds_to_z
-    from networks.files import check_writable_dir, save_png
+    from explorer.engine.latents import parse_seeds
+    from explorer.engine.renderer import render_batch
+    from networks.files import save_png
     from networks import load_network_pkl
-    from explorer.engine.untransform import untransform_image
-    from networks.stylegan3 import make_transform
 
     # Every argument is checked before the (slow) load.
     seeds = parse_seeds(args.seeds)
@@ -78,10 +87,7 @@ def run(args) -> int:
         raise UserError("style mixing needs both --mix-seed and --mix-ws")
     mix_ws = parse_seeds(args.mix_ws) if args.mix_ws is not None else []
     device = resolve_device(args.device)
-    try:
-        outdir = check_writable_dir(args.outdir)
-    except OSError as e:
-        raise UserError(f"--outdir {args.outdir}: {e.strerror or e}") from None
+    outdir = _outdir(args.outdir)
 
     data = load_network_pkl(args.pkl)
     G = data.get(args.net)
@@ -92,36 +98,48 @@ def run(args) -> int:
         raise UserError("--translate / --rotate / --untransform need a StyleGAN3 network")
     if bad := [i for i in mix_ws if i >= G.num_ws]:
         raise UserError(f"--mix-ws {bad[0]} is out of range: this network has ws 0..{G.num_ws - 1}")
-    c = torch.zeros([1, G.c_dim], device=device)
     if G.c_dim:
         if args.class_idx is None:
             raise UserError(f"this network is conditional: give --class (0..{G.c_dim - 1})")
         if not 0 <= args.class_idx < G.c_dim:
             raise UserError(f"--class {args.class_idx} is out of range 0..{G.c_dim - 1}")
-        c[:, args.class_idx] = 1
     elif args.class_idx is not None:
         raise UserError("--class given, but this network is unconditional")
-    m = make_transform(translate, args.rotate)
-    if hasattr(G.synthesis, "input"):
-        G.synthesis.input.transform.copy_(torch.from_numpy(np.linalg.inv(m)).float())
-    mix = None
-    if mix_ws:
-        z_mix = torch.from_numpy(seeds_to_z([args.mix_seed], G.z_dim)).to(device)
-        mix = G.mapping(z_mix, c, truncation_psi=args.trunc, truncation_cutoff=args.trunc_cutoff)
 
-    torch.manual_seed(args.noise_seed)
-    with torch.no_grad():
+    states = _states(args, seeds, translate, mix_ws, G.num_ws)
+    created = not outdir.exists()
+    try:
+        outdir.mkdir(exist_ok=True)
         for i in range(0, len(seeds), args.batch):
-            chunk = seeds[i:i + args.batch]
-            z = torch.from_numpy(seeds_to_z(chunk, G.z_dim)).to(device)
-            ws = G.mapping(z, c.repeat(len(chunk), 1), truncation_psi=args.trunc, truncation_cutoff=args.trunc_cutoff)
-            if mix is not None:
-                ws[:, mix_ws] = mix[:, mix_ws]
-            img = G.synthesis(ws, noise_mode=args.noise_mode, force_fp32=not args.fp16)
-            if args.untransform:
-                img = untransform_image(img, m)
-            pixels = (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy()
-            for seed, px in zip(chunk, pixels):
-                path = save_png(pathlib.Path(outdir) / f"seed{seed:04d}.png", px)
+            for seed, result in zip(seeds[i:i + args.batch], render_batch(G, states[i:i + args.batch])):
+                path = save_png(outdir / f"seed{seed:04d}.png", result.image)
                 print(f"seed {seed} -> {path}")
+    except BaseException:
+        if created:  # a failed run leaves no empty folder behind
+            _remove_if_empty(outdir)
+        raise
     return 0
+
+
+def _outdir(text: str) -> pathlib.Path:
+    """--outdir checked as video's output is: an existing folder must be writable; a missing one is created at
+    the first image, and only inside an existing parent folder."""
+    from networks.files import check_writable_dir
+    path = pathlib.Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--outdir {text}: not a folder")
+    target = path if path.exists() else path.absolute().parent
+    if not target.is_dir():
+        raise UserError(f"cannot write {text}: folder {target} does not exist")
+    try:
+        check_writable_dir(target, create=False)
+    except OSError as e:
+        raise UserError(f"cannot write {text}: folder {target} is not writable ({e.strerror or e})") from None
+    return path
+
+
+def _remove_if_empty(path: pathlib.Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass

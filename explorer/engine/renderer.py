@@ -1,4 +1,8 @@
-"""render(G, state) -> RenderResult: the one function every view of a network goes through.
+"""render_batch(G, states) -> [RenderResult]: the one function every view of a network goes through (the window's
+worker, `sg-explorer images`, video export and the texture-sticking job); render(G, state) is its batch of one.
+
+One seed-to-z (latents.seed_to_z), one truncation (networks.layers.truncate, the mapping network's own), one
+quantisation (layers.to_uint8: NVIDIA's v*127.5 + 128, clamped).
 
 Pure apart from StyleGAN3's transform buffer, which is set and restored under a per-network lock so that two
 threads rendering with one cached network never see each other's transform.
@@ -9,7 +13,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -19,6 +23,7 @@ from explorer.engine.latents import seed_plane_weights, seed_to_z
 from explorer.engine.spectrum import spectrum_picture
 from explorer.engine.state import RenderState
 from explorer.engine.untransform import untransform_image
+from networks.layers import truncate as truncate_ws
 from networks.stylegan3 import make_transform
 from networks.edit.directions import apply_edits, resolve_edits
 from explorer.errors import UserError
@@ -89,15 +94,9 @@ def class_vector(G, class_idx: Optional[int], n: int = 1) -> torch.Tensor:
 
 
 def truncate(G, ws: torch.Tensor, psi: float, cutoff: Optional[int]) -> torch.Tensor:
-    """ws [N, num_ws, w_dim] pulled toward w_avg by psi on the first `cutoff` ws (all if None); the same arithmetic
-    as the mapping network's, so seeds give bit-identical ws either way."""
-    if psi == 1:
-        return ws
-    w_avg = G.mapping.w_avg
-    cutoff = ws.shape[1] if cutoff is None else cutoff
-    out = ws.clone()
-    out[:, :cutoff] = w_avg.lerp(ws[:, :cutoff], psi)
-    return out
+    """ws [N, num_ws, w_dim] pulled toward G's w_avg by psi on the first `cutoff` ws (all if None), by the mapping
+    network's own function; psi = 1 returns ws untouched (as the mapping does), so seeds give bit-identical ws."""
+    return ws if psi == 1 else truncate_ws(ws, G.mapping.w_avg, psi, cutoff)
 
 
 def map_seeds(G, seeds: list[int], class_idx: Optional[int]) -> torch.Tensor:
@@ -183,37 +182,81 @@ def _ops_in_use() -> str:
     return current_impl()
 
 
+def _group_key(G, state: RenderState) -> tuple:
+    """States with equal keys share one synthesis call: same transform, noise, precision and layer capture.
+    Random noise is drawn once per call from its noise_seed, so states of different noise seeds never share one."""
+    transform = (state.translate_x, state.translate_y, state.rotate, state.untransform) if has_transform(G) else None
+    noise = (state.noise_mode, state.noise_seed) if state.noise_mode == "random" else (state.noise_mode,)
+    return (transform, noise, state.force_fp32, state.layer, state.list_layers)
+
+
+def _groups(G, states: Sequence[RenderState]) -> list[list[int]]:
+    """Indices of states grouped by _group_key, each group in the order given."""
+    groups: dict = {}
+    for i, s in enumerate(states):
+        groups.setdefault(_group_key(G, s), []).append(i)
+    return list(groups.values())
+
+
+def _layer_view(result: RenderResult, state: RenderState, x: torch.Tensor, channels: Optional[list]) -> None:
+    """Fills the result's layer picture, stats and spectrum from one sample's activations x [C, H, W]."""
+    if channels is not None:  # an explicit channel list (video): indices past the end repeat the last channel
+        sel = x[[min(c, x.shape[0] - 1) for c in channels]]
+        result.layer_image = L.shown_picture(sel, state.amplify_db, state.normalize).cpu().numpy()
+        return
+    pic, result.stats = L.layer_picture(x, state.base_channel, state.sel_channels, state.amplify_db, state.normalize)
+    result.layer_image = pic.cpu().numpy()
+    if state.fft_show:
+        chans = x if state.fft_all else L.select_channels(x, state.base_channel, state.sel_channels)
+        result.spectrum = spectrum_picture(chans, state.fft_beta, state.fft_range_db).cpu().numpy()
+
+
 @torch.no_grad()
+def render_batch(G, states: Sequence[RenderState], ws: Optional[torch.Tensor] = None,
+                 channels: Optional[list] = None) -> list[RenderResult]:
+    """Renders states with network G (already on their device) -> one RenderResult per state, in order.
+
+    ws [len(states), num_ws, w_dim], when given, replaces compute_ws (video walks interpolate ws themselves);
+    channels, when given, lists the layer channels shown instead of base_channel / sel_channels. States that can
+    share a synthesis call (see _group_key) are rendered as one batch. Raises UserError for bad settings.
+    """
+    t0 = time.perf_counter()
+    for state in states:
+        state.validate()
+        if state.layer is not None:
+            L.check_layer(G, state.layer)
+    if ws is None:
+        ws = torch.cat([compute_ws(G, s) for s in states]) if len(states) else None
+    results: list = [None] * len(states)
+    ops = _ops_in_use()
+    for idx in _groups(G, states):
+        first = states[idx[0]]
+        m = state_transform(first) if has_transform(G) else None
+        wanted = None if first.list_layers else ([first.layer] if first.layer else [])
+        part = ws if len(idx) == len(states) else ws[idx]
+        with L.capture(G, wanted) as acts:
+            img = synthesize(G, part, m, first.noise_mode, first.noise_seed, first.force_fp32)
+        acts[L.OUTPUT] = img
+        if first.untransform and m is not None:
+            img = untransform_image(img, m)
+        if img.shape[1] == 1:
+            img = img.repeat(1, 3, 1, 1)
+        pixels = L.to_uint8(img[:, :3]).cpu().numpy()
+        if first.layer and first.layer not in acts:
+            raise UserError(f"layer {first.layer!r} produced no tensor (a tuple output is named like "
+                            f"'{L.hook_base(first.layer)}:0')")
+        for j, i in enumerate(idx):
+            result = results[i] = RenderResult(state=states[i], ops=ops, image=pixels[j])
+            if first.list_layers:
+                result.layers = [(name, (1,) + tuple(t.shape[1:])) for name, t in acts.items()]
+            if first.layer:
+                _layer_view(result, states[i], acts[first.layer][j], channels)
+    ms = (time.perf_counter() - t0) * 1000.0
+    for result in results:
+        result.render_ms = ms
+    return results
+
+
 def render(G, state: RenderState) -> RenderResult:
     """Renders one state with network G (already on the state's device). Raises UserError for bad settings."""
-    t0 = time.perf_counter()
-    state.validate()
-    if state.layer is not None:
-        L.check_layer(G, state.layer)
-    ws = compute_ws(G, state)
-    m = state_transform(state) if has_transform(G) else None
-    wanted = None if state.list_layers else ([state.layer] if state.layer else [])
-    with L.capture(G, wanted) as acts:
-        img = synthesize(G, ws, m, state.noise_mode, state.noise_seed, state.force_fp32)
-    acts[L.OUTPUT] = img
-    result = RenderResult(state=state, ops=_ops_in_use())
-    if state.untransform and m is not None:
-        img = untransform_image(img, m)
-    if img.shape[1] == 1:
-        img = img.repeat(1, 3, 1, 1)
-    result.image = L.to_uint8(img[:, :3])[0].cpu().numpy()
-    if state.list_layers:
-        result.layers = [(name, tuple(t.shape)) for name, t in acts.items()]
-    if state.layer:
-        if state.layer not in acts:
-            raise UserError(f"layer {state.layer!r} produced no tensor (a tuple output is named like "
-                            f"'{L.hook_base(state.layer)}:0')")
-        x = acts[state.layer][0]
-        pic, result.stats = L.layer_picture(x, state.base_channel, state.sel_channels, state.amplify_db,
-                                            state.normalize)
-        result.layer_image = pic.cpu().numpy()
-        if state.fft_show:
-            chans = x if state.fft_all else L.select_channels(x, state.base_channel, state.sel_channels)
-            result.spectrum = spectrum_picture(chans, state.fft_beta, state.fft_range_db).cpu().numpy()
-    result.render_ms = (time.perf_counter() - t0) * 1000.0
-    return result
+    return render_batch(G, [state])[0]

@@ -14,8 +14,8 @@ from explorer.engine import layers as L
 from explorer.engine.cache import NetworkCache
 from explorer.engine.latents import sample_path, seed_to_z
 from explorer.engine.renderer import (class_vector, explicit_ws, has_transform, map_seeds, network_device, render,
-                                      synthesize, truncate)
-from explorer.engine.untransform import untransform_image
+                                      render_batch, truncate)
+from explorer.engine.state import RenderState
 from networks.stylegan3 import make_transform
 from explorer.errors import UserError
 from explorer.video.recipe import Recipe
@@ -31,9 +31,10 @@ def seed_layout(seeds: list[int], cells: int, keyframes: int, shuffle_seed: Opti
     return flat.reshape(cells, keyframes)
 
 
-def transform_at(spec: VideoSpec, frame: int) -> Optional[np.ndarray]:
-    """The user transform of a frame (None without animation): translation on a circle of radius r (image widths)
-    with period P seconds, rotation at a constant rate (degrees per second)."""
+def transform_params(spec: VideoSpec, frame: int) -> Optional[tuple[float, float, float]]:
+    """The user transform of a frame as (translate x, translate y, rotate degrees), None without animation:
+    translation on a circle of radius r (image widths) with period P seconds, rotation at a constant rate
+    (degrees per second)."""
     if spec.translate_anim is None and spec.rotate_anim is None:
         return None
     s = frame / spec.fps
@@ -41,7 +42,13 @@ def transform_at(spec: VideoSpec, frame: int) -> Optional[np.ndarray]:
     if spec.translate_anim is not None:
         r, period = spec.translate_anim
         tx, ty = r * math.cos(2 * math.pi * s / period), r * math.sin(2 * math.pi * s / period)
-    return make_transform((tx, ty), (spec.rotate_anim or 0.0) * s)
+    return tx, ty, (spec.rotate_anim or 0.0) * s
+
+
+def transform_at(spec: VideoSpec, frame: int) -> Optional[np.ndarray]:
+    """transform_params as the matrix [3, 3] of networks.stylegan3.make_transform (None without animation)."""
+    p = transform_params(spec, frame)
+    return None if p is None else make_transform((p[0], p[1]), p[2])
 
 
 def check_layer_view(G, layer: str, channels: Optional[list] = None) -> None:
@@ -124,41 +131,27 @@ class SeedWalk:
         return net.G.mapping(x, net.c.repeat(len(pts), 1), truncation_psi=spec.trunc_psi,
                              truncation_cutoff=spec.trunc_cutoff)
 
+    def _frame_state(self, G, frame: int) -> RenderState:
+        """What the engine renders for every cell of a frame (the latent comes from the walk's ws)."""
+        spec = self.spec
+        t = transform_params(spec, frame) if has_transform(G) else None
+        noise_seed = spec.noise_seed + frame if spec.noise_mode == "random" else spec.noise_seed
+        state = RenderState(which=spec.which, device=spec.device, force_fp32=spec.force_fp32, class_idx=spec.class_idx,
+                            noise_mode=spec.noise_mode, noise_seed=noise_seed, layer=spec.layer or None,
+                            amplify_db=spec.amplify_db, normalize=spec.normalize,
+                            untransform=bool(spec.untransform and t is not None))
+        return state if t is None else state.replace(translate_x=t[0], translate_y=t[1], rotate=t[2])
+
     def _pictures(self, net: _Net, frames: list[int]) -> list[list[np.ndarray]]:
-        """[frame][cell] uint8 pictures at cell size."""
+        """[frame][cell] uint8 pictures at cell size, rendered by the engine's one batched render function: cells
+        of a frame share a transform and noise seed, so the engine draws them (and frames alike) in one call."""
         spec, G = self.spec, net.G
-        ws = self._ws(net, frames)
-        per_frame = spec.cells
-        anim = transform_at(spec, frames[0]) is not None and has_transform(G)
-        per_frame_noise = spec.noise_mode == "random"
-        # Frames with different transforms need separate synthesis calls (one transform buffer per network), and so
-        # does random noise: frame k draws from noise_seed + k, whatever the batch size.
-        groups = [[i] for i in range(len(frames))] if anim or per_frame_noise else [list(range(len(frames)))]
-        out: list = [None] * len(frames)
-        for group in groups:
-            sl = slice(group[0] * per_frame, (group[-1] + 1) * per_frame)
-            m = transform_at(spec, frames[group[0]]) if anim else None
-            noise_seed = spec.noise_seed + frames[group[0]] if per_frame_noise else spec.noise_seed
-            with L.capture(G, [spec.layer] if spec.layer else []) as acts:
-                img = synthesize(G, ws[sl], m, spec.noise_mode, noise_seed, spec.force_fp32)
-            if spec.layer:
-                x = img if spec.layer == L.OUTPUT else acts[spec.layer]
-                # Channels were checked against the layer's shape; clamping only guards networks that cannot tell it.
-                pics = [L.shown_picture(x[i, [min(ch, x.shape[1] - 1) for ch in spec.channels]], spec.amplify_db,
-                                        spec.normalize).cpu().numpy() for i in range(x.shape[0])]
-                nearest = True
-            else:
-                if spec.untransform and m is not None:
-                    img = untransform_image(img, m)
-                if img.shape[1] == 1:
-                    img = img.repeat(1, 3, 1, 1)
-                pics = list(L.to_uint8(img[:, :3]).cpu().numpy())
-                nearest = False
-            size = (self.cell_size, self.cell_size)
-            pics = [_resize(p, size, nearest) for p in pics]
-            for j, fi in enumerate(group):
-                out[fi] = pics[j * per_frame:(j + 1) * per_frame]
-        return out
+        states = [self._frame_state(G, f) for f in frames for _ in range(spec.cells)]
+        channels = list(spec.channels) if spec.layer else None
+        results = render_batch(G, states, ws=self._ws(net, frames), channels=channels)
+        size = (self.cell_size, self.cell_size)
+        pics = [_resize(r.layer_image, size, True) if spec.layer else _resize(r.image, size, False) for r in results]
+        return [pics[i * spec.cells:(i + 1) * spec.cells] for i in range(len(frames))]
 
     @torch.no_grad()
     def batches(self) -> Iterator[list[np.ndarray]]:
