@@ -18,6 +18,8 @@ COMMANDS = {
     "video": ("explorer.commands.video", "export interpolation / transform / layer videos"),
     "dataset": ("explorer.commands.dataset", "build a training data set zip"),
     "train": ("explorer.commands.train", "train or fine-tune StyleGAN2 / StyleGAN3"),
+    "directions": ("explorer.commands.directions", "semantic directions in W (SeFa, GANSpace)"),
+    "project": ("explorer.commands.project", "project an image into W"),
     "gui": ("explorer.commands.gui", "open the explorer window (the default)"),
 }
 
