@@ -51,14 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--mbstd-group", type=int, default=4, help="minibatch-stddev group size")
     a("--seed", type=int, default=0, help="random seed")
     a("--nproc", type=int, default=1, help="processes (gloo on CPU, NCCL on CUDA); torchrun also works")
-    a("--device", choices=("cpu", "cuda"), default="cuda" if _cuda() else "cpu")
+    a("--device", choices=("cpu", "cuda"), default="cuda" if _cuda() else "cpu", help="torch device (default cuda when available)")
     a("--workers", type=int, default=None,
       help="data loader worker processes per training process (default: min(3, cores per process - 1))")
     a("--metrics", default="", help="comma list of eqt, eqt_frac, eqr (StyleGAN3), or 'none'")
     a("--metric-samples", type=int, default=0, help="images per metric (0 = 1000 on CUDA, 64 on CPU)")
     a("--fp32", action="store_true", help="disable fp16 layers and conv clamping")
-    a("--z-dim", type=int, default=512)
-    a("--w-dim", type=int, default=512)
+    a("--z-dim", type=int, default=512, help="latent z dimension (default 512)")
+    a("--w-dim", type=int, default=512, help="intermediate w dimension (default 512)")
 
 
 def _cuda() -> bool:
