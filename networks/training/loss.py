@@ -54,6 +54,10 @@ class StyleGANLoss:
                                                      self.opts.pl_decay))
 
     # ------------------------------------------------------------------ forward passes
+    def mixing_layers(self, num_ws: int) -> int:
+        """The mixing cutoff is drawn from [1, this): all ws here; the active layers under progressive growing."""
+        return num_ws
+
     def blur_sigma(self, cur_nimg: int) -> float:
         """sigma of D's input blur at cur_nimg: fades linearly to 0 over blur_fade_kimg; no fade = no blur."""
         o = self.opts
@@ -66,7 +70,7 @@ class StyleGANLoss:
         ws = self.G.mapping(z, c, update_emas=update_emas)
         if self.opts.style_mixing_prob > 0:
             num_ws = ws.shape[1]
-            cutoff = torch.randint(1, num_ws, [], device=ws.device)
+            cutoff = torch.randint(1, self.mixing_layers(num_ws), [], device=ws.device)
             use = torch.rand([], device=ws.device) < self.opts.style_mixing_prob
             cutoff = torch.where(use, cutoff, torch.full_like(cutoff, num_ws))
             mixed = self.G.mapping(torch.randn_like(z), c, update_emas=False)
