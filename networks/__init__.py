@@ -6,6 +6,8 @@
 """
 from networks.errors import CheckpointError, UnknownArchitectureError, UnsafeCheckpointError
 from networks.config import DiscriminatorConfig, MappingConfig, StyleGAN2Config, StyleGAN3Config
+from networks.config import (ProGANConfig, ProGANDiscriminatorConfig, StyleGAN1Config,
+                             StyleGAN1DiscriminatorConfig)
 
 
 def __getattr__(name):
@@ -23,4 +25,5 @@ __all__ = [
     "load_network_pkl", "save_network_pkl", "build_generator", "build_discriminator", "build_network",
     "CheckpointError", "UnsafeCheckpointError", "UnknownArchitectureError",
     "StyleGAN2Config", "StyleGAN3Config", "DiscriminatorConfig", "MappingConfig",
+    "StyleGAN1Config", "StyleGAN1DiscriminatorConfig", "ProGANConfig", "ProGANDiscriminatorConfig",
 ]

@@ -24,18 +24,33 @@ def build_generator(cfg) -> torch.nn.Module:
         from networks.stylegan2 import Generator
     elif isinstance(cfg, C.StyleGAN3Config):
         from networks.stylegan3 import Generator
+    elif isinstance(cfg, C.StyleGAN1Config):
+        from networks.stylegan1 import Generator
+    elif isinstance(cfg, C.ProGANConfig):
+        from networks.progan import Generator
     else:
         raise TypeError(f"not a generator config: {type(cfg).__name__}")
     return Generator(cfg)
 
 
-def build_discriminator(cfg: C.DiscriminatorConfig) -> torch.nn.Module:
-    from networks.stylegan2 import Discriminator
+_DISCRIMINATORS = (C.DiscriminatorConfig, C.StyleGAN1DiscriminatorConfig, C.ProGANDiscriminatorConfig)
+
+
+def build_discriminator(cfg) -> torch.nn.Module:
+    """A fresh discriminator for a DiscriminatorConfig, StyleGAN1DiscriminatorConfig or ProGANDiscriminatorConfig."""
+    if isinstance(cfg, C.StyleGAN1DiscriminatorConfig):
+        from networks.stylegan1 import Discriminator
+    elif isinstance(cfg, C.ProGANDiscriminatorConfig):
+        from networks.progan import Discriminator
+    elif isinstance(cfg, C.DiscriminatorConfig):
+        from networks.stylegan2 import Discriminator
+    else:
+        raise TypeError(f"not a discriminator config: {type(cfg).__name__}")
     return Discriminator(cfg)
 
 
 def build_network(cfg) -> torch.nn.Module:
-    return build_discriminator(cfg) if isinstance(cfg, C.DiscriminatorConfig) else build_generator(cfg)
+    return build_discriminator(cfg) if isinstance(cfg, _DISCRIMINATORS) else build_generator(cfg)
 
 
 # ------------------------------------------------------------------ guards on settings read from a file
@@ -46,7 +61,14 @@ _INT_LIMITS = {
     "filter_size": (1, 64), "lrelu_upsampling": (1, 16), "conv_kernel": (1, 15), "margin_size": (0, 1024),
     "num_fp16_res": (0, 32), "mbstd_num_channels": (0, 1 << 10),
     "w_dim": (1, 1 << 16), "img_channels": (1, 1 << 10), "channel_max": (1, 1 << 16),
+    # StyleGAN (v1) / ProGAN (TF kwarg names)
+    "resolution": (4, 1 << 14), "num_channels": (1, 1 << 10), "fmap_base": (1, 1 << 26), "fmap_max": (1, 1 << 16),
+    "latent_size": (1, 1 << 16), "dlatent_size": (1, 1 << 16), "mapping_layers": (1, 64), "mapping_fmaps": (1, 1 << 16),
+    "mbstd_group_size": (0, 1 << 10), "mbstd_num_features": (0, 1 << 10),
 }
+_POWER_OF_TWO = ("img_resolution", "resolution")
+# fused_scale is typed Any (TF takes True, False or 'auto'); these are its legal values per config.
+_FUSED_SCALE = (True, False, "auto")
 _INT_DEFAULT = (0, 1 << 16)
 _CHOICES = {"architecture": ("orig", "skip", "resnet")}
 # StyleGAN3 filter settings drive the filter tap counts (numpy arrays, outside the allocation budget).
@@ -68,9 +90,9 @@ def check_config(cfg, what: str) -> None:
         if kind == "int":
             lo, hi = _INT_LIMITS.get(f.name, _INT_DEFAULT)
             ok = type(v) is int and lo <= v <= hi
-            if f.name == "img_resolution" and ok:
+            if f.name in _POWER_OF_TWO and ok:
                 ok = v & (v - 1) == 0
-            expect = f"an integer in {lo}..{hi}" + (" (a power of two)" if f.name == "img_resolution" else "")
+            expect = f"an integer in {lo}..{hi}" + (" (a power of two)" if f.name in _POWER_OF_TWO else "")
         elif kind == "float":
             lo, hi = _FLOAT_LIMITS.get(f.name, (-1e9, 1e9))
             ok = type(v) in (int, float) and math.isfinite(v) and lo <= v <= hi
@@ -85,6 +107,9 @@ def check_config(cfg, what: str) -> None:
             ok = (isinstance(v, tuple) and 0 < len(v) <= 16
                   and all(type(x) in (int, float) and math.isfinite(x) for x in v))
             expect = "1..16 finite numbers"
+        elif f.name == "fused_scale":
+            ok = v in _FUSED_SCALE and type(v) in (bool, str)
+            expect = "True, False or 'auto'"
         else:
             continue
         if not ok:

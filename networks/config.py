@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple
 
 ARCHS = ("stylegan2", "stylegan3-t", "stylegan3-r")
+LEGACY_ARCHS = ("stylegan", "progan")          # progressive-growing lineage (StyleGAN v1, ProGAN)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,109 @@ class DiscriminatorConfig:
     mbstd_num_channels: int = 1
 
 
-GeneratorConfig = Any  # StyleGAN2Config | StyleGAN3Config
+def nf(stage: int, fmap_base: int, fmap_decay: float, fmap_max: int) -> int:
+    """Feature maps at a progressive-growing stage (ProGAN / StyleGAN v1): the r x r block has nf(log2 r - 1)."""
+    return min(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_max)
+
+
+@dataclass(frozen=True)
+class StyleGAN1Config:
+    """StyleGAN (v1) generator, NVlabs/stylegan's G_style + G_mapping + G_synthesis kwargs."""
+    latent_size: int = 512                   # z size.
+    label_size: int = 0                      # Label size; 0 = unconditional.
+    dlatent_size: int = 512                  # w size.
+    resolution: int = 1024                   # Output resolution (power of two).
+    num_channels: int = 3                    # Output channels.
+    mapping_layers: int = 8                  # Dense layers of the mapping network.
+    mapping_fmaps: int = 512                 # Hidden width of the mapping network.
+    mapping_lrmul: float = 0.01              # Learning-rate multiplier of the mapping network.
+    fmap_base: int = 8192                    # Feature maps nf(s) = min(fmap_base / 2^(s * fmap_decay), fmap_max).
+    fmap_decay: float = 1.0                  # See fmap_base.
+    fmap_max: int = 512                      # See fmap_base.
+    fused_scale: Any = "auto"                # Up-sampling conv stored fused: True | False | 'auto' (from 128 px).
+    use_noise: bool = True                   # Per-layer noise inputs.
+    dlatent_avg_beta: Optional[float] = 0.995  # EMA decay of w_avg while training; None = no tracking.
+
+    arch = "stylegan"
+
+    z_dim = property(lambda self: self.latent_size)
+    c_dim = property(lambda self: self.label_size)
+    w_dim = property(lambda self: self.dlatent_size)
+    img_resolution = property(lambda self: self.resolution)
+    img_channels = property(lambda self: self.num_channels)
+
+    @property
+    def num_ws(self) -> int:
+        return 2 * (self.resolution.bit_length() - 1) - 2   # two layers per resolution
+
+
+@dataclass(frozen=True)
+class StyleGAN1DiscriminatorConfig:
+    """StyleGAN (v1) discriminator, NVlabs/stylegan's D_basic kwargs."""
+    label_size: int = 0                      # Label size; 0 = unconditional.
+    resolution: int = 1024                   # Input resolution (power of two).
+    num_channels: int = 3                    # Input channels.
+    fmap_base: int = 8192                    # See StyleGAN1Config.
+    fmap_decay: float = 1.0                  # See StyleGAN1Config.
+    fmap_max: int = 512                      # See StyleGAN1Config.
+    fused_scale: Any = "auto"                # Down-sampling conv stored fused: True | False | 'auto' (from 128 px).
+    mbstd_group_size: int = 4                # Minibatch-stddev group size; 0 = no stddev feature.
+    mbstd_num_features: int = 1              # Stddev features appended.
+
+    arch = "stylegan"
+    c_dim = property(lambda self: self.label_size)
+    img_resolution = property(lambda self: self.resolution)
+    img_channels = property(lambda self: self.num_channels)
+
+
+@dataclass(frozen=True)
+class ProGANConfig:
+    """ProGAN generator, tkarras/progressive_growing_of_gans's G_paper kwargs."""
+    latent_size: int = 512                   # z size (TF's None = nf(0); resolved when read from a file).
+    label_size: int = 0                      # Label size; 0 = unconditional.
+    resolution: int = 1024                   # Output resolution (power of two).
+    num_channels: int = 3                    # Output channels.
+    fmap_base: int = 8192                    # Feature maps nf(s) = min(fmap_base / 2^(s * fmap_decay), fmap_max).
+    fmap_decay: float = 1.0                  # See fmap_base.
+    fmap_max: int = 512                      # See fmap_base.
+    normalize_latents: bool = True           # Pixel-normalise [z, c] before the first layer.
+    use_wscale: bool = True                  # Equalized learning rate.
+    use_pixelnorm: bool = True               # Pixel norm after every conv layer.
+    fused_scale: bool = True                 # Up-sampling conv stored fused (Conv0_up) or not (Conv0).
+
+    arch = "progan"
+
+    z_dim = property(lambda self: self.latent_size)
+    c_dim = property(lambda self: self.label_size)
+    w_dim = property(lambda self: self.latent_size + self.label_size)   # "w" = normalised [z, c]
+    img_resolution = property(lambda self: self.resolution)
+    img_channels = property(lambda self: self.num_channels)
+    num_ws = 1
+
+
+@dataclass(frozen=True)
+class ProGANDiscriminatorConfig:
+    """ProGAN discriminator, tkarras/progressive_growing_of_gans's D_paper kwargs."""
+    label_size: int = 0                      # Label logits D outputs beside its score; 0 = none.
+    resolution: int = 1024                   # Input resolution (power of two).
+    num_channels: int = 3                    # Input channels.
+    fmap_base: int = 8192                    # See ProGANConfig.
+    fmap_decay: float = 1.0                  # See ProGANConfig.
+    fmap_max: int = 512                      # See ProGANConfig.
+    use_wscale: bool = True                  # Equalized learning rate.
+    fused_scale: bool = True                 # Down-sampling fused (Conv1_down) or conv, act, then average (Conv1).
+    mbstd_group_size: int = 4                # Minibatch-stddev group size; 0 = no stddev feature.
+
+    arch = "progan"
+    c_dim = property(lambda self: self.label_size)
+    img_resolution = property(lambda self: self.resolution)
+    img_channels = property(lambda self: self.num_channels)
+
+
+LEGACY_CONFIGS = (StyleGAN1Config, StyleGAN1DiscriminatorConfig, ProGANConfig, ProGANDiscriminatorConfig)
+
+
+GeneratorConfig = Any  # StyleGAN2Config | StyleGAN3Config | StyleGAN1Config | ProGANConfig
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,11 +267,13 @@ def config_to_dict(cfg) -> dict:
 
 
 def config_from_dict(d: dict):
-    types = {c.__name__: c for c in (StyleGAN2Config, StyleGAN3Config, DiscriminatorConfig)}
+    types = {c.__name__: c for c in (StyleGAN2Config, StyleGAN3Config, DiscriminatorConfig) + LEGACY_CONFIGS}
     if not isinstance(d, dict) or d.get("type") not in types:
         raise ValueError(f"unknown config type {d.get('type') if isinstance(d, dict) else d!r}")
     cls = types[d["type"]]
     fields = dict(d["fields"])
+    if cls in LEGACY_CONFIGS:
+        return cls(**fields)
     fields["mapping"] = MappingConfig(**fields.get("mapping", {}))
     if "resample_filter" in fields:
         fields["resample_filter"] = tuple(fields["resample_filter"])
