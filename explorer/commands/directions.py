@@ -97,3 +97,52 @@ def run(args) -> int:
 def _short(layers: list[int]) -> str:
     from explorer.engine.latents import format_seeds
     return format_seeds(layers) if layers else "-"
+
+
+def check_edit_arg(text: str, option: str = "--edit", extra: int = 1) -> tuple:
+    """'FILE.npz:INDEX:STRENGTH[:LAYERS]' (extra=1) or 'FILE.npz:INDEX:FROM:TO[:LAYERS]' (extra=2), checked
+    before the network loads -> (file (absolute), index, [numbers], layers text or None)."""
+    import os
+
+    from networks.edit.directions import DirectionError, load_directions_cached
+    form = "FILE.npz:INDEX:STRENGTH[:LAYERS]" if extra == 1 else "FILE.npz:INDEX:FROM:TO[:LAYERS]"
+    parts = text.split(":")
+    n = 2 + extra
+    layers = None
+    if len(parts) > n and (not _is_number(parts[-1]) or os.path.exists(":".join(parts[:-n]))):
+        layers, parts = parts[-1], parts[:-1]
+    if len(parts) < n:
+        raise UserError(f"{option} {text!r}: expected {form}")
+    path, index, numbers = ":".join(parts[:-(n - 1)]), parts[-(n - 1)], parts[-(n - 2):]
+    try:
+        index = int(index)
+        numbers = [float(v) for v in numbers]
+    except ValueError:
+        raise UserError(f"{option} {text!r}: expected {form} (INDEX an integer, strengths numbers)") from None
+    if index < 0 or not all(abs(v) < float("inf") for v in numbers):
+        raise UserError(f"{option} {text!r}: INDEX must be >= 0 and strengths finite numbers")
+    try:
+        d = load_directions_cached(path)
+    except DirectionError as e:
+        raise UserError(f"{option}: {e}") from None
+    if index >= len(d.directions):
+        raise UserError(f"{option} {text!r}: {path} has directions 0..{len(d.directions) - 1}")
+    return os.path.abspath(path), index, numbers, layers
+
+
+def edit_dict(path: str, index: int, strength: float, layers_text, G) -> dict:
+    """A render-state edit for G; LAYERS omitted = the file's own layers (SeFa's factorised ws; GANSpace all)."""
+    from networks.edit.directions import load_directions_cached
+    if layers_text is None:
+        layers = [i for i in load_directions_cached(path).layers if i < G.num_ws] or None
+    else:
+        layers = parse_layers(layers_text, G)
+    return {"file": path, "index": index, "strength": float(strength), "layers": layers}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False

@@ -24,7 +24,14 @@ def _pair(text: str) -> tuple[float, float]:
 
 def add_arguments(parser) -> None:
     parser.add_argument("pkl", metavar="PKL", help="checkpoint: path, http(s) URL or training run folder")
-    parser.add_argument("--seeds", required=True, metavar="LIST", help="seeds, e.g. 0-3,7 (ranges inclusive)")
+    parser.add_argument("--seeds", default=None, metavar="LIST",
+                        help="seeds, e.g. 0-3,7 (ranges inclusive); required unless --w")
+    parser.add_argument("--w", default=None, metavar="FILE.npz",
+                        help="render the ws in this file (key 'w' [N, num_ws, w_dim], e.g. project's "
+                             "projected_w.npz) as wNNNN.png instead of seeds")
+    parser.add_argument("--edit", action="append", default=[], metavar="FILE.npz:INDEX:STRENGTH[:LAYERS]",
+                        help="add STRENGTH stds of direction INDEX of a directions file to w, on ws LAYERS "
+                             "(e.g. 0-3 or coarse|middle|fine; default the file's layers); repeatable"),
     parser.add_argument("--trunc", type=float, default=1.0, metavar="PSI", help="truncation psi (default 1)")
     parser.add_argument("--trunc-cutoff", type=int, default=None, metavar="N",
                         help="truncate only the first N ws (default all)")
@@ -54,7 +61,8 @@ def add_arguments(parser) -> None:
                         help="folder for seedNNNN.png (created if missing; its parent must exist)")
 
 
-def _states(args, seeds: list[int], translate: tuple[float, float], mix_ws: list[int], num_ws: int) -> list:
+def _states(args, seeds: list[int], translate: tuple[float, float], mix_ws: list[int], num_ws: int,
+            edits: list) -> list:
     """One RenderState per seed: the engine's description of what NVIDIA's gen_images.py draws for it."""
     from explorer.engine.state import RenderState
     mask = [i in mix_ws for i in range(num_ws)]
@@ -62,7 +70,7 @@ def _states(args, seeds: list[int], translate: tuple[float, float], mix_ws: list
                        trunc_psi=args.trunc, trunc_cutoff=args.trunc_cutoff, noise_mode=args.noise_mode,
                        noise_seed=args.noise_seed, mix_seed=args.mix_seed or 0, mix_mask=mask,
                        translate_x=translate[0], translate_y=translate[1], rotate=args.rotate,
-                       untransform=args.untransform)
+                       untransform=args.untransform, edits=edits)
     # A seed s is the point (s, 0) of the seed plane; step_y 0 keeps seeds past 2**31 exact.
     return [base.replace(x=float(s), step_y=0) for s in seeds]
 
@@ -75,7 +83,12 @@ def run(args) -> int:
     from networks import load_network_pkl
 
     # Every argument is checked before the (slow) load.
-    seeds = parse_seeds(args.seeds)
+    from explorer.commands.directions import check_edit_arg, edit_dict
+    if (args.seeds is None) == (args.w is None):
+        raise UserError("give either --seeds or --w")
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else []
+    edit_args = [check_edit_arg(e) for e in args.edit]
+    w_file = _load_w(args.w) if args.w is not None else None
     translate = _pair(args.translate) if args.translate else (0.0, 0.0)
     if args.batch < 1:
         raise UserError("--batch must be at least 1")
@@ -106,19 +119,42 @@ def run(args) -> int:
     elif args.class_idx is not None:
         raise UserError("--class given, but this network is unconditional")
 
-    states = _states(args, seeds, translate, mix_ws, G.num_ws)
+    edits = [edit_dict(path, k, nums[0], layers, G) for path, k, nums, layers in edit_args]
+    states = _states(args, seeds, translate, mix_ws, G.num_ws, edits)
+    names = [(f"seed{seed:04d}.png", f"seed {seed}") for seed in seeds]
+    if w_file is not None:
+        if w_file.shape[1:] != (G.num_ws, G.w_dim):
+            raise UserError(f"--w {args.w}: w has shape {list(w_file.shape)}, this network needs "
+                            f"[N, {G.num_ws}, {G.w_dim}]")
+        states = [states_w.replace(w=w.tolist()) for states_w, w in zip(_states(args, [0] * len(w_file), translate,
+                                                                                mix_ws, G.num_ws, edits), w_file)]
+        names = [(f"w{i:04d}.png", f"w {i}") for i in range(len(w_file))]
     created = not outdir.exists()
     try:
         outdir.mkdir(exist_ok=True)
-        for i in range(0, len(seeds), args.batch):
-            for seed, result in zip(seeds[i:i + args.batch], render_batch(G, states[i:i + args.batch])):
-                path = save_png(outdir / f"seed{seed:04d}.png", result.image)
-                print(f"seed {seed} -> {path}")
+        for i in range(0, len(states), args.batch):
+            for (name, label), result in zip(names[i:i + args.batch], render_batch(G, states[i:i + args.batch])):
+                path = save_png(outdir / name, result.image)
+                print(f"{label} -> {path}")
     except BaseException:
         if created:  # a failed run leaves no empty folder behind
             _remove_if_empty(outdir)
         raise
     return 0
+
+
+def _load_w(path: str):
+    """ws [N, num_ws, w_dim] float32 from an .npz with key 'w' (no pickles)."""
+    import numpy as np
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            w = z["w"] if "w" in z.files else None
+    except (OSError, ValueError, EOFError) as e:
+        raise UserError(f"--w {path}: not a readable .npz ({str(e).splitlines()[0] if str(e) else 'unreadable'})") \
+            from None
+    if w is None or w.ndim != 3 or w.dtype.kind != "f" or not np.all(np.isfinite(w)):
+        raise UserError(f"--w {path}: expected key 'w' holding finite floats [N, num_ws, w_dim]")
+    return w.astype(np.float32)
 
 
 def _outdir(text: str) -> pathlib.Path:
