@@ -50,6 +50,18 @@ SECTIONS = [
      "The format follows the `--output` name (.mp4, .webm, .gif, or a folder of PNG frames).",
      ["sg-explorer video net.pkl --seeds 0-31 --grid 2x2 --w-frames 60 --output walk.mp4",
       "sg-explorer video --keyframes recipe.json --output tour.webm"]),
+    ("directions", "sg-explorer directions",
+     "Finds semantic directions in W: SeFa (closed form, from the style weights of the chosen layers) or "
+     "GANSpace (PCA of sampled w). The `.npz` holds unit `directions`, their `values` and `stds` (one unit of "
+     "edit strength); `images --edit FILE:INDEX:STRENGTH[:LAYERS]` and the window's directions panel apply them.",
+     ["sg-explorer directions ffhq.pkl --method sefa --layers coarse --num 10 --output sefa.npz",
+      "sg-explorer directions ffhq.pkl --method ganspace --samples 20000 --output gs.npz",
+      "sg-explorer images ffhq.pkl --seeds 0-3 --edit sefa.npz:0:3:0-5 --outdir out/"]),
+    ("project", "sg-explorer project",
+     "Finds the w that draws a photo (NVIDIA's projector's optimisation): `target.png`, `proj.png`, "
+     "`projected_w.npz` (key `w`) and with `--video` `proj.mp4`. Pixel loss offline; LPIPS with `--lpips`.",
+     ["sg-explorer project ffhq.pkl --target me.jpg --steps 1000 --outdir proj/",
+      "sg-explorer images ffhq.pkl --w proj/projected_w.npz --outdir out/"]),
     ("dataset", "sg-explorer dataset",
      "Turns a folder or zip of images into a training data set: a zip of square RGB PNGs plus `dataset.json` "
      "(labels, if the source has a `dataset.json`).",
