@@ -43,7 +43,9 @@ SECTIONS = [
      "input transform with the same meaning as there.",
      ["sg-explorer images ffhq.pkl --seeds 0-3,7 --trunc 0.7 --outdir out/",
       "sg-explorer images sg3.pkl --seeds 42 --translate 0.25,0 --rotate 15 --outdir out/",
-      "sg-explorer images cond.pkl --seeds 0-9 --class 2 --noise-mode none --device cuda --outdir out/"]),
+      "sg-explorer images cond.pkl --seeds 0-9 --class 2 --noise-mode none --device cuda --outdir out/",
+      "sg-explorer images ffhq.pkl --seeds 0-3 --edit sefa.npz:0:3:0-5 --outdir out/",
+      "sg-explorer images ffhq.pkl --w proj/projected_w.npz --outdir out/"]),
     ("video", "sg-explorer video",
      "Exports a video: a walk through seeds (one or a grid of them), StyleGAN3 translation / rotation, a "
      "synthesis layer's activations, two checkpoints side by side, or a keyframe recipe saved from the GUI. "
@@ -55,13 +57,11 @@ SECTIONS = [
      "GANSpace (PCA of sampled w). The `.npz` holds unit `directions`, their `values` and `stds` (one unit of "
      "edit strength); `images --edit FILE:INDEX:STRENGTH[:LAYERS]` and the window's directions panel apply them.",
      ["sg-explorer directions ffhq.pkl --method sefa --layers coarse --num 10 --output sefa.npz",
-      "sg-explorer directions ffhq.pkl --method ganspace --samples 20000 --output gs.npz",
-      "sg-explorer images ffhq.pkl --seeds 0-3 --edit sefa.npz:0:3:0-5 --outdir out/"]),
+      "sg-explorer directions ffhq.pkl --method ganspace --samples 20000 --output gs.npz"]),
     ("project", "sg-explorer project",
      "Finds the w that draws a photo (NVIDIA's projector's optimisation): `target.png`, `proj.png`, "
      "`projected_w.npz` (key `w`) and with `--video` `proj.mp4`. Pixel loss offline; LPIPS with `--lpips`.",
-     ["sg-explorer project ffhq.pkl --target me.jpg --steps 1000 --outdir proj/",
-      "sg-explorer images ffhq.pkl --w proj/projected_w.npz --outdir out/"]),
+     ["sg-explorer project ffhq.pkl --target me.jpg --steps 1000 --outdir proj/"]),
     ("dataset", "sg-explorer dataset",
      "Turns a folder or zip of images into a training data set: a zip of square RGB PNGs plus `dataset.json` "
      "(labels, if the source has a `dataset.json`).",
