@@ -6,7 +6,8 @@ module rebuilds the networks from the project's classes and copies the tensors i
 
 Formats read:
 - NVIDIA PyTorch pickles (stylegan2-ada-pytorch, stylegan3): a dict of persistence records;
-- NVIDIA legacy TensorFlow pickles: a tuple (G, D, Gs) of TF network records;
+- NVIDIA legacy TensorFlow pickles: a tuple (G, D, Gs) of TF network records (StyleGAN2, StyleGAN v1 and
+  ProGAN, told apart by their variable names);
 - the project's own checkpoints: a dict with 'format': 'sg-explorer/1' (see `save_network_pkl`).
 """
 from __future__ import annotations
@@ -147,10 +148,13 @@ def _from_nvidia_pytorch(data: dict) -> dict:
 
 
 def _from_nvidia_tf(data: tuple) -> dict:
-    from networks import tf_convert
+    from networks import tf_convert, tf_progressive
     if len(data) != 3 or not all(isinstance(x, TFNetworkRecord) for x in data):
         raise CheckpointError("not a TensorFlow StyleGAN pickle: expected a tuple (G, D, Gs) of networks")
     tf_g, tf_d, tf_gs = data
+    arch = tf_progressive.tf_arch(tf_gs)
+    if arch != "stylegan2":
+        return _from_tf_progressive(arch, tf_g, tf_d, tf_gs)
     out = {}
     for key, rec in (("G", tf_g), ("G_ema", tf_gs)):
         kwargs, state = tf_convert.convert_tf_generator(rec)
@@ -158,6 +162,18 @@ def _from_nvidia_tf(data: tuple) -> dict:
         out[key] = load_state(build_checked(cfg, state, key), state, key)
     kwargs, state = tf_convert.convert_tf_discriminator(tf_d)
     out["D"] = load_state(build_checked(C.discriminator_config_from_nvidia(kwargs), state, "D"), state, "D")
+    return out
+
+
+def _from_tf_progressive(arch: str, tf_g, tf_d, tf_gs) -> dict:
+    """StyleGAN (v1) and ProGAN TF pickles: the same (G, D, Gs) tuple, other layers."""
+    from networks import tf_progressive as T
+    convert_g, convert_d = ((T.convert_stylegan1_generator, T.convert_stylegan1_discriminator) if arch == "stylegan"
+                            else (T.convert_progan_generator, T.convert_progan_discriminator))
+    out = {}
+    for key, rec in (("G", tf_g), ("D", tf_d), ("G_ema", tf_gs)):
+        cfg, state = (convert_d if key == "D" else convert_g)(rec)
+        out[key] = load_state(build_checked(cfg, state, key), state, key)
     return out
 
 

@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
-from networks.errors import CheckpointError, UnsafeCheckpointError
+from networks.errors import CheckpointError, UnknownArchitectureError, UnsafeCheckpointError
 
 __all__ = ["safe_load", "PersistentRecord", "TFNetworkRecord", "ALLOWED_GLOBALS"]
 
@@ -346,6 +346,7 @@ ALLOWED_GLOBALS: dict[str, Callable] = {
     "dnnlib.util.EasyDict": _EasyDict,
     "torch_utils.persistence._reconstruct_persistent_obj": _persistent_obj,
     "dnnlib.tflib.network.Network": _TFNetworkStub,
+    "tfutil.Network": _TFNetworkStub,                        # ProGAN (tkarras/progressive_growing_of_gans)
     "torch._utils._rebuild_tensor_v2": _rebuild_tensor_v2,
     "torch._utils._rebuild_tensor_v3": _rebuild_tensor_v3,   # dtypes without a typed storage (uint16, float8)
     "torch._utils._rebuild_parameter": _rebuild_parameter,
@@ -370,6 +371,9 @@ ALLOWED_GLOBALS: dict[str, Callable] = {
 ALLOWED_GLOBALS.update({f"torch.{n}": getattr(torch, n) for n in dir(torch)
                         if isinstance(getattr(torch, n, None), torch.dtype)})
 
+# The original Theano release of ProGAN pickled its networks as these; their state is Theano's, not TF's.
+_THEANO_NETWORKS = ("network.Network", "theano.tensor.sharedvar.TensorSharedVariable")
+
 _MODULE_ALIASES = {"__builtin__": "builtins"}  # Python 2 era names in protocol 0-2 pickles
 
 
@@ -390,6 +394,9 @@ class _Unpickler(pickle._Unpickler):
         target = ALLOWED_GLOBALS.get(full)
         if target is None and self._storages is not None:
             target = _STORAGE_TYPES.get(full)
+        if target is None and full in _THEANO_NETWORKS:
+            raise UnknownArchitectureError(f"checkpoint is a Theano-era ProGAN network ('{full}'); only the "
+                                           "TensorFlow pickles of ProGAN are supported (nothing from the file was run)")
         if target is None:
             raise UnsafeCheckpointError(f"checkpoint references '{full}', which is not an allowed data type; "
                                         f"refusing to load it (nothing from the file was run)", global_name=full)
