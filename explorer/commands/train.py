@@ -26,7 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--cfg", required=True, choices=CFGS, help="architecture")
     a("--data", required=True, help="data set zip or folder (sg-explorer dataset)")
     a("--outdir", required=True, help="where run folders NNNNN-<desc> are created")
-    a("--batch", required=True, type=int, help="total minibatch size (all processes)")
+    a("--batch", required=True, type=int,
+      help="total minibatch size (all processes); stylegan / progan: at the final resolution, "
+           "lower ones scaled by the papers' table")
     a("--gamma", required=True, type=float, help="R1 regularisation weight")
     a("--batch-gpu", type=int, default=None, help="images per forward pass per process (default: batch / nproc)")
     a("--mirror", action="store_true", help="add x-flipped copies of the data set")
@@ -40,13 +42,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--kimg", type=float, default=25000, help="train until this many thousand images")
     a("--tick", type=float, default=4, help="kimg per progress line")
     a("--snap", type=int, default=50, help="ticks per snapshot")
-    a("--cbase", type=int, default=32768, help="channel base")
+    a("--cbase", type=int, default=None,
+      help="channel base: channels at r = cbase / r (default 32768; 16384 for stylegan / progan, the papers')")
     a("--cmax", type=int, default=512, help="max channels")
     a("--map-depth", type=int, default=None, help="mapping layers (default 8 for stylegan2, 2 for stylegan3)")
     a("--num-layers", type=int, default=None,
       help="StyleGAN3 synthesis layers (default 14; fewer make a small model cheaper)")
-    a("--glr", type=float, default=None, help="G learning rate (default 0.002 stylegan2, 0.0025 stylegan3)")
-    a("--dlr", type=float, default=0.002, help="D learning rate")
+    a("--glr", type=float, default=None,
+      help="G learning rate (default 0.002 stylegan2, 0.0025 stylegan3, 0.001 stylegan / progan)")
+    a("--dlr", type=float, default=None, help="D learning rate (default 0.002; 0.001 for stylegan / progan)")
+    a("--start-res", type=int, default=None,
+      help="stylegan / progan: first trained resolution of progressive growing (default 8 / 4, as the papers)")
+    a("--grow-kimg", type=float, default=600,
+      help="stylegan / progan: kimg per fade-in and per stable phase (default 600, as the papers)")
     a("--freezed", type=int, default=0, help="freeze the first N layers of D (transfer learning)")
     a("--mbstd-group", type=int, default=4, help="minibatch-stddev group size")
     a("--seed", type=int, default=0, help="random seed")
@@ -85,7 +93,8 @@ def options_from_args(args: argparse.Namespace):
                         glr=args.glr, dlr=args.dlr, freezed=args.freezed, mbstd_group=args.mbstd_group,
                         seed=args.seed, nproc=args.nproc, device=args.device, workers=args.workers,
                         metrics=_parse_metrics(args.metrics), metric_samples=args.metric_samples,
-                        fp32=args.fp32, z_dim=args.z_dim, w_dim=args.w_dim)
+                        fp32=args.fp32, z_dim=args.z_dim, w_dim=args.w_dim,
+                        start_res=args.start_res, grow_kimg=args.grow_kimg)
 
 
 def resolve_resume(opts, warn=lambda m: print(m, file=sys.stderr)):

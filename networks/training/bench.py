@@ -2,7 +2,8 @@
 
 Each cfg trains on a throw-away data set of random images. Steps with only the main phases are timed,
 plus one step with each lazy regulariser; the figure amortises those (G every 4, D every 16 steps)
-as a real run does. Sizes: NVIDIA's defaults for 64 px (channel_base 16384, channel_max 512, z/w 512).
+as a real run does. Sizes: NVIDIA's defaults for 64 px (channel_base 16384, channel_max 512, z/w 512; for StyleGAN v1 and
+ProGAN that is the papers' fmap_base 8192, timed at full resolution).
 """
 from __future__ import annotations
 
@@ -57,8 +58,10 @@ def bench_cfg(cfg: str, device: str, batch: int, res: int = 64, steps: int = 3, 
         if data is None:
             data = os.path.join(tmp, "data.zip")
             _random_zip(data, res)
+        # Progressive cfgs are timed fully grown (lod 0): --start-res = the bench resolution.
+        grown = {"start_res": res} if cfg in ("stylegan", "progan") else {}
         opts = TrainOptions(cfg=cfg, data=data, outdir=tmp, batch=batch, gamma=1.0, cbase=cbase, cmax=cmax,
-                            z_dim=zw_dim, w_dim=zw_dim, device=device, workers=0, aug="ada")
+                            z_dim=zw_dim, w_dim=zw_dim, device=device, workers=0, aug="ada", **grown)
         trainer = Trainer(opts, DistInfo(0, 1, device), run_dir=None, log=lambda m: None)
         it = trainer._data_iterator()
         sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
@@ -67,12 +70,13 @@ def bench_cfg(cfg: str, device: str, batch: int, res: int = 64, steps: int = 3, 
         greg = max(_timed_step(trainer, it, 4, sync) - main, 0.0) if opts.g_reg_interval else 0.0
         both = _timed_step(trainer, it, 0, sync)
         dreg = max(both - main - greg, 0.0)
-    per_step = main + (greg / opts.g_reg_interval if opts.g_reg_interval else 0.0) + dreg / opts.d_reg_interval
+    per_step = (main + (greg / opts.g_reg_interval if opts.g_reg_interval else 0.0)
+                + (dreg / opts.d_reg_interval if opts.d_reg_interval else 0.0))
     return TrainBench(cfg, device, batch, batch / per_step, main, greg, dreg)
 
 
 def bench_training(device: Optional[str] = None, batch: Optional[int] = None, steps: int = 3,
-                   cfgs=("stylegan2", "stylegan3-t", "stylegan3-r"), impls=("fast", "ref"),
+                   cfgs=("stylegan2", "stylegan3-t", "stylegan3-r", "stylegan", "progan"), impls=("fast", "ref"),
                    print_fn=print) -> list[TrainBench]:
     """Prints and returns images/second for each cfg at 64x64 with the default model sizes, on the fast ops
     and on the reference ops (the same steps in the same process, so their ratio is a fair comparison)."""

@@ -31,7 +31,9 @@ from networks.training import snapshot as snap
 from networks.training.augment import PRESETS, AdaController, AugmentPipe
 from networks.training.dataset import DatasetError, DatasetOptions, ImageDataset, InfiniteSampler, one_line
 from networks.training.distributed import DistInfo, average_gradients, barrier, broadcast_module
+from networks.training import progressive
 from networks.training.loss import StyleGANLoss, real_to_float
+from networks.training.loss_wgangp import WGANGPLoss
 from networks.training.options import TrainOptions, network_configs
 
 
@@ -113,9 +115,20 @@ class Trainer:
             self.augment_pipe.p.fill_(opts.p if opts.aug == "fixed" else 0.0)
             if opts.aug == "ada":
                 self.ada = AdaController(target=opts.target, interval=opts.ada_interval, kimg=opts.ada_kimg)
-        self.loss = StyleGANLoss(self.G, self.D, self.augment_pipe, opts.loss_options(), self.device)
+        if opts.cfg == "progan":
+            self.loss = WGANGPLoss(self.G, self.D, self.augment_pipe, device=self.device)
+        else:
+            loss_cls = progressive.GrowingStyleGANLoss if opts.cfg == "stylegan" else StyleGANLoss
+            self.loss = loss_cls(self.G, self.D, self.augment_pipe, opts.loss_options(), self.device)
         self._build_phases()
         self.counters = Counters()
+        self.step_opts = opts                      # This step's options (the grower sets batch per resolution).
+        self.grower: Optional[progressive.Grower] = None
+        popts = opts.progressive_options()
+        if popts is not None:
+            self.grower = progressive.Grower(popts, self.dataset.resolution,
+                                             offset_nimg=self._grown_offset(popts, resume_data))
+            self.grower.apply(self, self.grower.read(self, 0), reset=False)
         if resume_data is not None and resume_data.get("resume"):
             self._restore(resume_data)
         self.tick_stats: dict = {}
@@ -127,14 +140,14 @@ class Trainer:
         opts = self.opts
         res, ch, c_dim = self.dataset.resolution, self.dataset.num_channels, self.dataset.label_dim
         g_cfg, d_cfg = network_configs(opts, res, ch, c_dim)
-        fp16 = g_cfg.num_fp16_res
+        fp16 = getattr(g_cfg, "num_fp16_res", 0)
         src = resume_data or {}
         G_src = src.get("G") if src.get("G") is not None else src.get("G_ema")
         if G_src is not None:
             # Fine-tuning adopts the resumed network's architecture; only the fp16 use follows this device.
-            g_cfg = dataclasses.replace(G_src.cfg, num_fp16_res=fp16)
+            g_cfg = _with_fp16(G_src.cfg, fp16)
             if src.get("D") is not None:
-                d_cfg = dataclasses.replace(src["D"].cfg, num_fp16_res=fp16)
+                d_cfg = _with_fp16(src["D"].cfg, fp16)
             if g_cfg.img_resolution != res or g_cfg.c_dim != c_dim:
                 raise TrainingError(f"--resume network makes {g_cfg.img_resolution}px images with c_dim "
                                     f"{g_cfg.c_dim}; the data set is {res}px with c_dim {c_dim}")
@@ -185,7 +198,16 @@ class Trainer:
             self.augment_pipe.p.copy_(data["augment_pipe"].p)
         if self.ada is not None and r.get("ada"):
             self.ada.sign_sum, self.ada.count = float(r["ada"]["sign_sum"]), float(r["ada"]["count"])
+        if self.grower is not None:
+            self.grower.restore(self, r.get("progressive"))
         snap.restore_rng(r.get("rng"))
+
+    def _grown_offset(self, popts, resume_data: Optional[dict]) -> int:
+        """A fine-tune of foreign weights starts the growing schedule at the resumed network's lod."""
+        if not resume_data or resume_data.get("resume") or not self.opts.finetune:
+            return 0
+        lod = float(getattr(self.G.synthesis, "lod", torch.zeros([])))
+        return int(round(progressive.kimg_grown(popts, self.dataset.resolution, lod) * 1000))
 
     def resume_state(self) -> dict:
         phases = {p.name[0]: p.opt for p in self.phases}
@@ -200,15 +222,23 @@ class Trainer:
             "ada": ({"sign_sum": self.ada.sign_sum, "count": self.ada.count} if self.ada else None),
             "augment_p": float(self.augment_pipe.p) if self.augment_pipe is not None else None,
             "rng": snap.capture_rng(),
+            "progressive": self.grower.state() if self.grower is not None else None,
         }
 
     # ------------------------------------------------------------------ data
     def _data_iterator(self):
-        opts, info = self.opts, self.info
+        if self.grower is not None:                 # The minibatch changes with the resolution.
+            return self.grower.batches(self)
+        opts = self.opts
         consumed = self.counters.batch_idx * opts.per_process_batch   # This rank's items used so far.
+        return self._loader(consumed, opts.batch, opts.chunk)
+
+    def _loader(self, consumed: int, batch: int, chunk: int):
+        """Chunks of `chunk` (img, label) from this rank's share of global batches of `batch`, after `consumed`."""
+        opts, info = self.opts, self.info
         sampler = InfiniteSampler(len(self.dataset), rank=info.rank, world=info.world, seed=opts.seed,
-                                  start=consumed, global_batch=opts.batch)
-        loader = torch.utils.data.DataLoader(self.dataset, sampler=sampler, batch_size=opts.chunk,
+                                  start=consumed, global_batch=batch)
+        loader = torch.utils.data.DataLoader(self.dataset, sampler=sampler, batch_size=chunk,
                                              num_workers=opts.num_workers, pin_memory=self.device.type == "cuda",
                                              persistent_workers=opts.num_workers > 0)
         return iter(loader)
@@ -222,13 +252,19 @@ class Trainer:
     # ------------------------------------------------------------------ one step
     def step(self, data_iter) -> dict:
         """Trains on one global minibatch; returns the global means of this step's loss terms."""
-        opts, info, c = self.opts, self.info, self.counters
+        if self.grower is not None:
+            self.grower.before_step(self)
+        opts, info, c = self.step_opts, self.info, self.counters
         rounds = opts.per_process_batch // opts.chunk
         try:
             reals = [next(data_iter) for _ in range(rounds)]
         except DatasetError as e:  # Raised in a worker, it arrives with the worker's traceback.
             raise TrainingError(one_line(e)) from None
-        reals = [(real_to_float(img, self.device), lab.to(self.device)) for img, lab in reals]
+        if self.grower is not None:   # Reals at the schedule's lod (faded, repeated to full size).
+            reals = [(progressive.lod_reals(img.to(self.device), self.grower.current.lod), lab.to(self.device))
+                     for img, lab in reals]
+        else:
+            reals = [(real_to_float(img, self.device), lab.to(self.device)) for img, lab in reals]
         step_stats: dict = {}
         for phase_idx, phase in enumerate(self.phases):
             if c.batch_idx % phase.interval != 0:
@@ -314,7 +350,7 @@ class Trainer:
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        opts, c = self.opts, self.counters
+        opts, c = self.step_opts, self.counters
         ema_nimg = opts.ema_nimg
         if opts.ema_rampup is not None:
             ema_nimg = min(ema_nimg, c.cur_nimg * opts.ema_rampup)
@@ -392,7 +428,7 @@ class Trainer:
                 s[0] += v
                 s[1] += 1
             if bar is not None:
-                bar.update(opts.batch)
+                bar.update(self.step_opts.batch)
             done = c.cur_nimg >= total_nimg
             if not done and c.cur_nimg < c.tick_start_nimg + opts.tick * 1000:
                 continue
@@ -440,6 +476,9 @@ class Trainer:
                "augment_p": float(self.augment_pipe.p) if self.augment_pipe is not None else 0.0,
                "cpu_mem_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20,
                "timestamp": time.time()}
+        if self.grower is not None:
+            rec.update(lod=self.grower.current.lod, resolution=self.grower.current.resolution,
+                       batch=self.grower.current.minibatch)
         if self.device.type == "cuda":
             rec["gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 2 ** 30
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -455,6 +494,8 @@ class Trainer:
                            ("Loss/pl_penalty", "pl")):
             if key in r:
                 parts.append(f"{label} {r[key]:.4f}")
+        if "lod" in r:
+            parts.append(f"lod {r['lod']:.2f}")
         parts.append(f"augment {r['augment_p']:.3f}")
         mem = f"cpumem {r['cpu_mem_gb']:.2f}GB"
         if "gpu_mem_gb" in r:
@@ -473,6 +514,12 @@ def train_process(info: DistInfo, opts: TrainOptions, run_dir: Optional[str], re
         resume_data = load_network_pkl(resume_path)
     trainer = Trainer(opts, info, pathlib.Path(run_dir) if run_dir else None, resume_data)
     trainer.run()
+
+
+def _with_fp16(cfg, fp16: int):
+    """cfg with num_fp16_res = fp16 where the architecture has fp16 layers (StyleGAN v1 / ProGAN have none)."""
+    names = {f.name for f in dataclasses.fields(cfg)}
+    return dataclasses.replace(cfg, num_fp16_res=fp16) if "num_fp16_res" in names else cfg
 
 
 def _hms(seconds: float) -> str:

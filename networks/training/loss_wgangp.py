@@ -53,7 +53,10 @@ class WGANGPLoss(StyleGANLoss):
         self.wgan = opts
 
     def _D(self, img, c, update_emas=False):
+        """-> (scores [N, 1], label logits [N, c_dim] or None) of the augmented images."""
         img = self.augment_pipe(img) if self.augment_pipe is not None else img
+        if c.shape[1] > 0 and hasattr(self.D, "forward_with_labels"):   # ProGAN's auxiliary classifier.
+            return split_scores(self.D.forward_with_labels(img))
         return split_scores(self.D(img, c, update_emas=update_emas))
 
     def _label_loss(self, logits, c):

@@ -17,7 +17,8 @@ from typing import Optional
 
 from networks.config import DiscriminatorConfig, MappingConfig, StyleGAN2Config, StyleGAN3Config
 
-CFGS = ("stylegan2", "stylegan3-t", "stylegan3-r")
+CFGS = ("stylegan2", "stylegan3-t", "stylegan3-r", "stylegan", "progan")
+PROGRESSIVE_CFGS = ("stylegan", "progan")   # Grown progressively (networks.training.progressive).
 AUG_MODES = ("ada", "noaug", "fixed")
 METRICS = ("eqt", "eqt_frac", "eqr")
 
@@ -55,12 +56,12 @@ class TrainOptions:
     kimg: float = 25000
     tick: float = 4
     snap: int = 50                        # Ticks between snapshots.
-    cbase: int = 32768
+    cbase: Optional[int] = None           # Channels at r = min(cbase / r, cmax); None = 32768, 16384 for stylegan / progan.
     cmax: int = 512
     map_depth: Optional[int] = None
     num_layers: Optional[int] = None      # StyleGAN3 synthesis layers; None = 14, as NVIDIA's configs.
     glr: Optional[float] = None
-    dlr: float = 0.002
+    dlr: Optional[float] = None           # D learning rate; None = 0.002, or 0.001 for stylegan / progan (set below).
     freezed: int = 0                      # Freeze D's first N layers (fromrgb, conv0, conv1, skip per block, top down).
     mbstd_group: int = 4
     seed: int = 0
@@ -76,6 +77,16 @@ class TrainOptions:
     ema_rampup: Optional[float] = 0.05
     desc: str = ""
     finetune: bool = False                # Started from foreign weights; set by fine_tuning().
+    start_res: Optional[int] = None       # Progressive cfgs: first trained resolution; None = 8 stylegan, 4 progan.
+    grow_kimg: float = 600                # Progressive cfgs: kimg per fade-in and per stable phase.
+
+    def __post_init__(self):
+        if self.cbase is None:   # 16384 = the papers' fmap_base 8192 (nf(log2 r - 1) = 2 fmap_base / r).
+            object.__setattr__(self, "cbase", 16384 if self.cfg in PROGRESSIVE_CFGS else 32768)
+        if self.dlr is None:
+            object.__setattr__(self, "dlr", 0.001 if self.cfg in PROGRESSIVE_CFGS else 0.002)
+        if self.cfg in PROGRESSIVE_CFGS and self.ema_rampup is not None:
+            object.__setattr__(self, "ema_rampup", None)   # NVIDIA's v1 loop has no EMA ramp-up.
 
     def fine_tuning(self) -> "TrainOptions":
         """These options for a start from a pretrained (NVIDIA's or exported) network, as NVIDIA's
@@ -98,10 +109,23 @@ class TrainOptions:
     # ------------------------------------------------------------------ derived values
     @property
     def g_lr(self) -> float:
-        return self.glr if self.glr is not None else (0.002 if self.cfg == "stylegan2" else 0.0025)
+        if self.glr is not None:
+            return self.glr
+        return 0.001 if self.cfg in PROGRESSIVE_CFGS else (0.002 if self.cfg == "stylegan2" else 0.0025)
+
+    def progressive_options(self):
+        """The growing schedule of a progressive cfg (papers' tables), None for the others."""
+        if self.cfg not in PROGRESSIVE_CFGS:
+            return None
+        from networks.training import progressive as P
+        start = self.start_res or (8 if self.cfg == "stylegan" else 4)
+        lrs = P.STYLEGAN_LR if self.cfg == "stylegan" else P.PROGAN_LR
+        return P.ProgressiveOptions(start_res=start, stable_kimg=self.grow_kimg, fade_kimg=self.grow_kimg, lr_table=lrs)
 
     @property
     def ema_nimg(self) -> float:
+        if self.ema_kimg is None and self.cfg in PROGRESSIVE_CFGS:
+            return 10 * 1000                               # NVIDIA's G_smoothing_kimg of the v1 loop.
         return (self.ema_kimg if self.ema_kimg is not None else self.batch * 10 / 32) * 1000
 
     @property
@@ -109,12 +133,14 @@ class TrainOptions:
         return 4 if self.cfg == "stylegan2" else None
 
     @property
-    def d_reg_interval(self) -> int:
-        return 16
+    def d_reg_interval(self) -> Optional[int]:
+        return None if self.cfg in PROGRESSIVE_CFGS else 16   # NVIDIA's v1 loop regularises every step.
 
     def loss_options(self) -> LossOptions:
         if self.cfg == "stylegan2":
             return LossOptions(r1_gamma=self.gamma, style_mixing_prob=0.9, pl_weight=2.0, pl_no_weight_grad=True)
+        if self.cfg == "stylegan":
+            return LossOptions(r1_gamma=self.gamma, style_mixing_prob=0.9)
         if self.cfg == "stylegan3-r":
             return LossOptions(r1_gamma=self.gamma, blur_init_sigma=0.0 if self.finetune else 10.0,
                                blur_fade_kimg=self.batch * 200 / 32)
@@ -149,9 +175,13 @@ class TrainOptions:
         bad = [m for m in self.metrics if m not in METRICS]
         if bad:
             errs.append(f"--metrics: unknown {', '.join(bad)}; expected {', '.join(METRICS)}")
-        if self.metrics and self.cfg == "stylegan2":
+        if self.metrics and self.cfg in ("stylegan2",) + PROGRESSIVE_CFGS:
             errs.append("--metrics eqt/eqr need a StyleGAN3 cfg")
-        if self.num_layers is not None and (self.cfg == "stylegan2" or self.num_layers < 3):
+        if self.start_res is not None and (self.start_res < 4 or self.start_res & (self.start_res - 1)):
+            errs.append("--start-res must be a power of two >= 4")
+        if self.grow_kimg <= 0:
+            errs.append("--grow-kimg must be positive (for no growing, --start-res = the data resolution)")
+        if self.num_layers is not None and (self.cfg in ("stylegan2",) + PROGRESSIVE_CFGS or self.num_layers < 3):
             errs.append("--num-layers takes a StyleGAN3 cfg and at least 3 layers")
         return errs
 
@@ -174,7 +204,9 @@ def network_configs(opts: TrainOptions, resolution: int, channels: int, c_dim: i
     """(G config, D config) for a fresh run, per NVIDIA's cfg defaults."""
     fp16 = 0 if (opts.fp32 or opts.device != "cuda") else 4
     clamp = None if opts.fp32 else 256
-    depth = opts.map_depth if opts.map_depth is not None else (8 if opts.cfg == "stylegan2" else 2)
+    depth = opts.map_depth if opts.map_depth is not None else (8 if opts.cfg in ("stylegan2", "stylegan") else 2)
+    if opts.cfg in PROGRESSIVE_CFGS:
+        return _progressive_configs(opts, resolution, channels, c_dim, depth)
     common = dict(z_dim=opts.z_dim, c_dim=c_dim, w_dim=opts.w_dim, img_resolution=resolution,
                   img_channels=channels, num_fp16_res=fp16, conv_clamp=clamp)
     if opts.cfg == "stylegan2":
@@ -192,3 +224,17 @@ def network_configs(opts: TrainOptions, resolution: int, channels: int, c_dim: i
                             channel_base=opts.cbase, channel_max=opts.cmax, num_fp16_res=fp16,
                             conv_clamp=clamp, mbstd_group_size=opts.mbstd_group)
     return g, d
+
+
+def _progressive_configs(opts: TrainOptions, resolution: int, channels: int, c_dim: int, depth: int):
+    """(G, D) configs of StyleGAN v1 / ProGAN: NVIDIA's fmap_base is cbase / 2 (same channels per resolution)."""
+    from networks.config import (ProGANConfig, ProGANDiscriminatorConfig, StyleGAN1Config,
+                                 StyleGAN1DiscriminatorConfig)
+    fmaps = dict(fmap_base=opts.cbase // 2, fmap_max=opts.cmax)
+    io = dict(label_size=c_dim, resolution=resolution, num_channels=channels)
+    if opts.cfg == "stylegan":
+        g = StyleGAN1Config(latent_size=opts.z_dim, dlatent_size=opts.w_dim, mapping_layers=depth,
+                            mapping_fmaps=opts.w_dim, **io, **fmaps)
+        return g, StyleGAN1DiscriminatorConfig(mbstd_group_size=opts.mbstd_group, **io, **fmaps)
+    g = ProGANConfig(latent_size=opts.z_dim, **io, **fmaps)
+    return g, ProGANDiscriminatorConfig(mbstd_group_size=opts.mbstd_group, **io, **fmaps)

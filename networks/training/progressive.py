@@ -76,7 +76,8 @@ def schedule(p: ProgressiveOptions, cur_nimg: int, final_res: int, batch: int, g
     lrs are its base rates: both scale the papers' tables (batch(r) = batch * table(r) / table(final),
     lr(r) = lr * table(r) / lr_base), so the defaults (batch 32 at 64 px, lr 0.001) are the papers'."""
     kimg = cur_nimg / 1000
-    lod = lod_at(kimg, final_res, p.start_res, p.stable_kimg, p.fade_kimg)
+    # float32, as the networks' lod buffers hold it, so reals and networks fade by the same number.
+    lod = float(torch.tensor(lod_at(kimg, final_res, p.start_res, p.stable_kimg, p.fade_kimg), dtype=torch.float32))
     res = final_res >> int(math.floor(lod))
     ratio = _table(p.minibatch_table, res, p.minibatch_base) / _table(p.minibatch_table, final_res, p.minibatch_base)
     minibatch = max(int(round(batch * ratio)), nproc)
@@ -141,7 +142,7 @@ class Grower:
 
     def read(self, trainer, cur_nimg: int) -> Sched:
         o = trainer.opts
-        return schedule(self.popts, cur_nimg + self.offset_nimg, self.final_res, o.batch, o.g_lr, o.d_lr, o.nproc)
+        return schedule(self.popts, cur_nimg + self.offset_nimg, self.final_res, o.batch, o.g_lr, o.dlr, o.nproc)
 
     def apply(self, trainer, s: Sched, reset: bool) -> None:
         self.current = s
