@@ -1,9 +1,9 @@
 """`sg-explorer video PKL --output out.mp4 ...`: interpolation, transform and layer videos.
 
 Output format by the --output name: .mp4 (H.264), .webm (VP9), .gif, or a folder of numbered PNG frames (a path
-ending in '/' or without an extension; lossless, pixel-exact). Beside it: <name>.recipe.json (for a keyframe
-video a valid --keyframes input) and <name>.command.txt. The file appears only when complete; Ctrl-C leaves nothing
-behind.
+ending in '/' or without an extension; lossless, pixel-exact). Beside it (unless --no-sidecars): <name>.recipe.json
+(for a keyframe video a valid --keyframes input) and <name>.command.txt. The file appears only when complete;
+Ctrl-C leaves nothing behind.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from explorer.errors import UserError
 EPILOG = """\
 frames: keyframes = len(seeds) / (grid cells) unless --num-keyframes; total = keyframes * --w-frames with --loop
 (the last keyframe leads back into the first), (keyframes-1) * --w-frames + 1 with --no-loop.
+files: beside OUTPUT, OUTPUT.recipe.json (every setting; for a keyframe video also the keyframes, a valid
+--keyframes input) and OUTPUT.command.txt (the command line that re-renders it); --no-sidecars writes neither.
 examples:
   sg-explorer video net.pkl --seeds 0-31 --grid 2x2 --w-frames 60 --output walk.mp4
   sg-explorer video sg3.pkl --seeds 5 --w-frames 240 --translate-anim 0.1,4 --rotate-anim 15 --output t.mp4
@@ -36,7 +38,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--shuffle-seed", type=int, default=None, help="shuffle the seeds with this RNG seed")
     parser.add_argument("--w-frames", type=int, default=120, help="frames per keyframe transition (default 120)")
     parser.add_argument("--kind", default="cubic", choices=["linear", "cubic", "slerp"],
-                        help="interpolation: linear, cubic (Catmull-Rom through the keys), slerp (in z)")
+                        help="interpolation: linear, cubic (Catmull-Rom through the keys; the default), slerp (in z)")
     parser.add_argument("--space", default=None, choices=["w", "z"],
                         help="interpolate in w (default) or z (default for slerp)")
     parser.add_argument("--loop", dest="loop", action="store_true", default=True,
@@ -45,11 +47,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default 1)")
     parser.add_argument("--trunc-cutoff", type=int, default=None, help="truncate only the first N ws")
     parser.add_argument("--class", dest="class_idx", type=int, default=None, help="class label (conditional nets)")
-    parser.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
+    parser.add_argument("--noise-mode", default="const", choices=["const", "random", "none"],
+                        help="per-pixel noise: the stored constant (default), fresh random, or none")
     parser.add_argument("--noise-seed", type=int, default=0,
                         help="--noise-mode random: frame k draws its noise from seed NOISE_SEED + k")
     parser.add_argument("--net", default="G_ema", choices=["G_ema", "G"], help="which generator")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch device (default cpu)")
     parser.add_argument("--fp32", action="store_true", help="CUDA: run fp16 layers in fp32")
     parser.add_argument("--fps", type=float, default=None,
                         help="frames per second (default 30, or the recipe's with --keyframes)")
@@ -72,6 +75,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--keyframes", default=None, metavar="RECIPE.json",
                         help="render a keyframe recipe (list of {state, frames}) instead of a seed walk")
     parser.add_argument("--batch", type=int, default=8, help="frames generated per batch (default 8)")
+    parser.add_argument("--no-sidecars", dest="sidecars", action="store_false",
+                        help="write only the video: no OUTPUT.recipe.json and OUTPUT.command.txt beside it")
 
 
 def _int_list(text: str, what: str) -> list[int]:
@@ -117,7 +122,7 @@ def run(args) -> int:
         bar.update(done - bar.n)
 
     try:
-        path = export_video(spec, progress=progress)
+        path = export_video(spec, progress=progress, sidecars=args.sidecars)
     finally:
         if bar is not None:
             bar.close()

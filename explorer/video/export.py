@@ -85,7 +85,7 @@ class _Encoder(threading.Thread):
 
 def export_video(spec: VideoSpec, progress: Optional[Callable[[int, int], None]] = None,
                  cancel: Optional[threading.Event] = None, cache: Optional[NetworkCache] = None,
-                 recipe: Optional[Recipe] = None) -> Path:
+                 recipe: Optional[Recipe] = None, sidecars: bool = True) -> Path:
     """Renders and writes the video described by spec; returns the output path.
 
     recipe: keyframes given as an object (the GUI's timeline) instead of spec.keyframes' file. progress(done_frames,
@@ -94,7 +94,8 @@ def export_video(spec: VideoSpec, progress: Optional[Callable[[int, int], None]]
     nothing appears under the output name. Bad input raises UserError before any file is created.
 
     Fills in spec.fps when it is None (the recipe's, else DEFAULT_FPS) and spec.command: the command line that
-    re-runs the export; for keyframe videos it reads the recipe JSON written beside the video.
+    re-runs the export; for keyframe videos it reads the recipe JSON written beside the video. sidecars=False
+    writes only the video (no recipe JSON, no command file).
     """
     cancel = cancel or threading.Event()
     recipe_path, _ = sidecar_paths(spec.output)
@@ -132,7 +133,8 @@ def export_video(spec: VideoSpec, progress: Optional[Callable[[int, int], None]]
             encoder.stop()
         files.remove(tmp)
         raise
-    _write_sidecars(spec, source, recipe)
+    if sidecars:
+        _write_sidecars(spec, source, recipe)
     return final
 
 
