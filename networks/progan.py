@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from networks.config import ProGANConfig, ProGANDiscriminatorConfig, nf
-from networks.ops.resample_conv import conv2d_downsample, upsample_conv2d
 from networks.progressive import (EqualizedConv2d, EqualizedLinear, downscale2x, get_lod, lrelu, pixel_norm)
 from networks.stylegan1 import MinibatchStddev, _log2, blend_lod, discriminate_lod
 
@@ -59,12 +58,12 @@ class GLayer(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, up: bool, cfg: ProGANConfig):
         super().__init__()
         self.up, self.use_pixelnorm = up, cfg.use_pixelnorm
-        self.conv = EqualizedConv2d(in_channels, out_channels, 3, use_wscale=cfg.use_wscale)
+        self.conv = EqualizedConv2d(in_channels, out_channels, 3, use_wscale=cfg.use_wscale,
+                                    resample="up" if up else None)
         self.b = _Bias(out_channels)
 
     def forward(self, x):
-        x = upsample_conv2d(x, self.conv.scaled_weight(x.dtype)) if self.up else self.conv(x)
-        x = lrelu(self.b.add(x))
+        x = lrelu(self.b.add(self.conv(x)))
         return pixel_norm(x) if self.use_pixelnorm else x
 
 
@@ -182,14 +181,13 @@ class DConv(nn.Module):
                  down: bool = False, fused: bool = True):
         super().__init__()
         self.down, self.fused = down, fused
-        self.conv = EqualizedConv2d(in_channels, out_channels, kernel_size, use_wscale=use_wscale)
+        self.conv = EqualizedConv2d(in_channels, out_channels, kernel_size, use_wscale=use_wscale,
+                                    resample="down" if down and fused else None)
         self.b = _Bias(out_channels)
 
     def forward(self, x):
-        if self.down and self.fused:
-            return lrelu(self.b.add(conv2d_downsample(x, self.conv.scaled_weight(x.dtype))))
         x = lrelu(self.b.add(self.conv(x)))
-        return downscale2x(x) if self.down else x
+        return downscale2x(x) if self.down and not self.fused else x
 
 
 class DiscriminatorBlock(nn.Module):

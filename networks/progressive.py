@@ -8,10 +8,13 @@ scalar buffer: 0 = full resolution, L = resolution / 2^L, fractions blend two ne
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from networks.ops.resample_conv import conv2d_downsample, upsample_conv2d
 
 __all__ = ["set_lod", "get_lod", "lod_alpha", "EqualizedLinear", "EqualizedConv2d", "pixel_norm",
            "upscale2x", "downscale2x", "lrelu"]
@@ -82,8 +85,9 @@ class EqualizedLinear(nn.Module):
 class EqualizedConv2d(nn.Module):
     """k x k 'same' cross-correlation with W * gain / sqrt(k*k*in), no bias. W stored [out, in, k, k].
 
-    The bias is left to the caller because the networks add noise (StyleGAN) or down-sample (ProGAN)
-    between the convolution and the bias.
+    resample 'up': nearest 2x first ([N, in, H, W] -> [N, out, 2H, 2W]); 'down': 2x2 average after
+    ([N, out, H/2, W/2]); both through `networks.ops.resample_conv` (fast and reference paths). The bias is
+    left to the caller: the networks add noise (StyleGAN) or blur between the convolution and the bias.
     """
 
     def __init__(self,
@@ -91,15 +95,22 @@ class EqualizedConv2d(nn.Module):
                  out_channels: int,
                  kernel_size: int,
                  gain: float = math.sqrt(2),       # He gain; 1 for ToRGB.
-                 use_wscale: bool = True):         # False: weights used as stored.
+                 use_wscale: bool = True,          # False: weights used as stored.
+                 resample: Optional[str] = None):  # None | 'up' | 'down' (3x3 kernels only).
         super().__init__()
+        assert resample in (None, "up", "down") and (resample is None or kernel_size == 3)
         he_std = gain / math.sqrt(in_channels * kernel_size * kernel_size)
         init_std, self.w_scale = (1.0, he_std) if use_wscale else (he_std, 1.0)
         self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]) * init_std)
-        self.padding = kernel_size // 2
-
-    def scaled_weight(self, dtype: torch.dtype) -> torch.Tensor:
-        return (self.weight * self.w_scale).to(dtype)
+        self.padding, self.resample = kernel_size // 2, resample
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.scaled_weight(x.dtype), padding=self.padding)
+        w = (self.weight * self.w_scale).to(x.dtype)
+        if self.resample == "up":
+            return upsample_conv2d(x, w)
+        if self.resample == "down":
+            return conv2d_downsample(x, w)
+        return F.conv2d(x, w, padding=self.padding)
+
+    def extra_repr(self) -> str:
+        return f"weight={list(self.weight.shape)}, resample={self.resample}"

@@ -19,7 +19,6 @@ from torch import nn
 from networks.config import StyleGAN1Config, StyleGAN1DiscriminatorConfig, nf
 from networks.layers import truncate
 from networks.ops.blur import blur3
-from networks.ops.resample_conv import conv2d_downsample, upsample_conv2d
 from networks.progressive import (EqualizedConv2d, EqualizedLinear, downscale2x, get_lod, lod_alpha, lrelu,
                                   pixel_norm, upscale2x)
 from networks.stylegan2 import minibatch_stddev
@@ -38,6 +37,20 @@ def instance_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Per sample and channel: subtract the spatial mean, divide by the RMS of the result (+ eps)."""
     x = x - x.mean(dim=[2, 3], keepdim=True)
     return x * (x.square().mean(dim=[2, 3], keepdim=True) + eps).rsqrt()
+
+
+class InstanceNorm(nn.Module):
+    """`instance_norm` as a module (hookable in the layer view)."""
+
+    def forward(self, x):
+        return instance_norm(x)
+
+
+class Blur(nn.Module):
+    """The [1,2,1] blur (`networks.ops.blur.blur3`) as a module: [N, C, H, W] -> the same shape."""
+
+    def forward(self, x):
+        return blur3(x)
 
 
 class MappingNetwork(nn.Module):
@@ -98,7 +111,10 @@ class SynthesisLayer(nn.Module):
                  use_noise: bool = True):
         super().__init__()
         self.up, self.use_noise, self.resolution = up, use_noise, resolution
-        self.conv = EqualizedConv2d(in_channels, out_channels, 3) if in_channels else None
+        self.conv = EqualizedConv2d(in_channels, out_channels, 3, resample="up" if up else None) if in_channels else None
+        if up:
+            self.blur = Blur()
+        self.norm = InstanceNorm()
         if use_noise:
             self.noise_strength = nn.Parameter(torch.zeros([out_channels]))
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
@@ -107,17 +123,16 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
         if self.conv is not None:
+            x = self.conv(x)
             if self.up:
-                x = blur3(upsample_conv2d(x, self.conv.scaled_weight(x.dtype)))
-            else:
-                x = self.conv(x)
+                x = self.blur(x)
         if self.use_noise and noise_mode != "none":
             if noise_mode == "const":
                 noise = self.noise_const.to(x.dtype)
             else:
                 noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device, dtype=x.dtype)
             x = x + noise * self.noise_strength.to(x.dtype).reshape(1, -1, 1, 1)
-        x = instance_norm(lrelu(x + self.bias.to(x.dtype).reshape(1, -1, 1, 1)))
+        x = self.norm(lrelu(x + self.bias.to(x.dtype).reshape(1, -1, 1, 1)))
         style = self.style(w)
         scale, shift = style.chunk(2, dim=1)
         return x * (scale + 1).unsqueeze(2).unsqueeze(3) + shift.unsqueeze(2).unsqueeze(3)
@@ -260,11 +275,12 @@ class _BlurDown(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
-        self.conv = EqualizedConv2d(in_channels, out_channels, 3)
+        self.blur = Blur()
+        self.conv = EqualizedConv2d(in_channels, out_channels, 3, resample="down")
         self.bias = nn.Parameter(torch.zeros([out_channels]))
 
     def forward(self, x):
-        x = conv2d_downsample(blur3(x), self.conv.scaled_weight(x.dtype))
+        x = self.conv(self.blur(x))
         return lrelu(x + self.bias.to(x.dtype).reshape(1, -1, 1, 1))
 
 
