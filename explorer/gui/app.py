@@ -25,11 +25,13 @@ from explorer.gui.gltexture import pack_rgba
 from explorer.gui.engine_link import NetworkCache, RenderResult, RenderState, RenderWorker, default_threads
 from explorer.gui.panels.base import NetworkInfo, PanelContext
 from explorer.gui.panels.capture import CapturePanel
+from explorer.gui.panels.directions import DirectionsPanel
 from explorer.gui.panels.latent import LatentPanel
 from explorer.gui.panels.layers import LayersPanel
 from explorer.gui.panels.mixing import MixingPanel
 from explorer.gui.panels.network import NetworkPanel
 from explorer.gui.panels.performance import PerformancePanel
+from explorer.gui.panels.projection import ProjectionPanel
 from explorer.gui.panels.session import SessionPanel
 from explorer.gui.panels.sticking import StickingPanel
 from explorer.gui.panels.training import TrainingPanel
@@ -128,6 +130,8 @@ class App:
             "latent": LatentPanel(ctx),
             "truncation": TruncationPanel(ctx),
             "mixing": MixingPanel(ctx),
+            "directions": DirectionsPanel(ctx, cache_source),
+            "projection": ProjectionPanel(ctx, cache_source, add_keyframe=lambda: self.video.add_current()),
             "transform": TransformPanel(ctx),
             "layers": LayersPanel(ctx),
             "sticking": StickingPanel(ctx, cache_source),

@@ -298,8 +298,12 @@ def layer_presets(G) -> dict[str, list[int]]:
     """Coarse / middle / fine w indices. Networks whose w_resolutions are powers of two (StyleGAN2, v1): StyleGAN's
     4-8 px, 16-32 px, 64 px and up. Others (StyleGAN3, whose layer sizes include margins): the same split of a
     1024 px StyleGAN2's 18 ws (4 : 4 : 10) scaled to num_ws."""
-    n = G.num_ws
-    res = [int(r) for r in (getattr(G.synthesis, "w_resolutions", None) or [])]
+    return presets_from_resolutions(list(getattr(G.synthesis, "w_resolutions", None) or []), G.num_ws)
+
+
+def presets_from_resolutions(w_resolutions: list, n: int) -> dict[str, list[int]]:
+    """layer_presets from a network's w_resolutions and num_ws (what the window knows without the network)."""
+    res = [int(r) for r in w_resolutions]
     if len(res) == n and all(r > 0 and r & (r - 1) == 0 for r in res):
         return {"coarse": [i for i, r in enumerate(res) if r <= 8],
                 "middle": [i for i, r in enumerate(res) if 8 < r <= 32],
