@@ -29,8 +29,10 @@ def _load_and_check(blob: bytes):
     return out
 
 
-# 500 cases in all, over every fixture format (StyleGAN2, -T with labels, -R, legacy TensorFlow).
-CASES = [("sg2-32", 1, 150), ("sg3t-32-cond", 2, 100), ("sg3r-32", 3, 100), ("sg2-tf-32", 4, 150)]
+# 500 cases in all, over every fixture format (StyleGAN2, -T with labels, -R, legacy TensorFlow StyleGAN2,
+# StyleGAN v1 and ProGAN).
+CASES = [("sg2-32", 1, 120), ("sg3t-32-cond", 2, 80), ("sg3r-32", 3, 80), ("sg2-tf-32", 4, 120),
+         ("sg1-32", 5, 50), ("progan-32", 6, 50)]
 
 
 @pytest.mark.parametrize("fixture, seed, cases", CASES)
