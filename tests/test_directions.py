@@ -197,3 +197,22 @@ def test_cli_errors_are_one_line(tmp_path, capsys, argv, msg):
     rc = main([a.replace("{tmp}", str(tmp_path)) for a in argv])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and msg in err, err
+
+
+def test_video_edit_sweep_frames_equal_images_edit(tmp_path, capsys):
+    save_directions(tmp_path / "d.npz", Directions(np.eye(3, 64, dtype=np.float32), np.ones(3),
+                                                   np.array([1.0, 0.7, 1.0], np.float32), "ganspace", list(range(8))))
+    assert main(["video", SG2, "--seeds", "4", "--w-frames", "3", "--edit-sweep", f"{tmp_path}/d.npz:1:-2:2:0-3",
+                 "--output", str(tmp_path / "frames/")]) == 0
+    frames = sorted((tmp_path / "frames").glob("*.png"))
+    assert len(frames) == 3
+    for frame, strength in zip(frames, (-2, 0, 2)):
+        out = tmp_path / f"s{strength}"
+        assert main(["images", SG2, "--seeds", "4", "--edit", f"{tmp_path}/d.npz:1:{strength}:0-3",
+                     "--outdir", str(out)]) == 0
+        assert np.abs(_png(frame).astype(int) - _png(out / "seed0004.png")).max() <= 1
+    assert np.abs(_png(frames[0]).astype(int) - _png(frames[2])).mean() > 1
+    capsys.readouterr()
+    assert main(["video", SG2, "--keyframes", "r.json", "--edit-sweep", f"{tmp_path}/d.npz:1:-2:2",
+                 "--output", str(tmp_path / "x.mp4")]) == 2
+    assert "--edit-sweep" in capsys.readouterr().err

@@ -146,3 +146,25 @@ def _is_number(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def sweep_recipe(text: str, spec, cache):
+    """`video --edit-sweep FILE.npz:INDEX:FROM:TO[:LAYERS]`: a keyframe recipe of spec.w_frames frames of the first
+    seed (spec's truncation, class, noise) whose edit strength runs linearly from FROM to TO, one keyframe per frame
+    (so every frame holds its exact strength and the recipe written beside the video re-renders it)."""
+    import numpy as np
+
+    from explorer.engine.state import RenderState
+    from explorer.video.recipe import Keyframe, Recipe
+    if spec.keyframes or spec.side_by_side or spec.layer:
+        raise UserError("--edit-sweep renders the first seed's image: no --keyframes, --side-by-side or --layer")
+    path, index, (lo, hi), layers_text = check_edit_arg(text, "--edit-sweep", extra=2)
+    if spec.w_frames < 2:
+        raise UserError("--edit-sweep needs --w-frames of at least 2")
+    G = cache.get(spec.checkpoint, spec.which, spec.device)
+    base = RenderState(checkpoint=spec.checkpoint, which=spec.which, device=spec.device, force_fp32=spec.force_fp32,
+                       x=float(spec.seeds[0]), step_y=0, class_idx=spec.class_idx, trunc_psi=spec.trunc_psi,
+                       trunc_cutoff=spec.trunc_cutoff, noise_mode=spec.noise_mode, noise_seed=spec.noise_seed)
+    frames = [Keyframe(base.replace(edits=[edit_dict(path, index, float(s), layers_text, G)]), 1)
+              for s in np.linspace(lo, hi, spec.w_frames)]
+    return Recipe(keyframes=frames, loop=False, kind="linear", fps=float(spec.fps or 30.0))

@@ -77,6 +77,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch", type=int, default=8, help="frames generated per batch (default 8)")
     parser.add_argument("--no-sidecars", dest="sidecars", action="store_false",
                         help="write only the video: no OUTPUT.recipe.json and OUTPUT.command.txt beside it")
+    parser.add_argument("--edit-sweep", default=None, metavar="FILE.npz:INDEX:FROM:TO[:LAYERS]",
+                        help="sweep direction INDEX of a directions file from FROM to TO stds over --w-frames "
+                             "frames, on the first seed")
 
 
 def _int_list(text: str, what: str) -> list[int]:
@@ -113,6 +116,12 @@ def run(args) -> int:
     from explorer.video import export_video
 
     spec = spec_from_args(args).validate()  # every argument and the output path, before loading anything
+    recipe = cache = None
+    if args.edit_sweep is not None:           # the sweep is a keyframe recipe: one keyframe per frame
+        from explorer.commands.directions import sweep_recipe
+        from explorer.engine.cache import NetworkCache
+        cache = NetworkCache()
+        recipe = sweep_recipe(args.edit_sweep, spec, cache)
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -122,7 +131,7 @@ def run(args) -> int:
         bar.update(done - bar.n)
 
     try:
-        path = export_video(spec, progress=progress, sidecars=args.sidecars)
+        path = export_video(spec, progress=progress, sidecars=args.sidecars, recipe=recipe, cache=cache)
     finally:
         if bar is not None:
             bar.close()
