@@ -4,6 +4,7 @@
     G = load_network_pkl("network.pkl")["G_ema"]
     img = G(z, c, truncation_psi=0.7, noise_mode="const")     # [N, 3, H, W] in about [-1, 1]
 """
+from networks import threads as _threads  # noqa: F401  first: the OpenMP policy must be set before torch loads
 from networks.errors import CheckpointError, UnknownArchitectureError, UnsafeCheckpointError
 from networks.config import DiscriminatorConfig, MappingConfig, StyleGAN2Config, StyleGAN3Config
 from networks.config import (ProGANConfig, ProGANDiscriminatorConfig, StyleGAN1Config,

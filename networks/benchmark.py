@@ -8,7 +8,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import resource
 import statistics
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -85,8 +88,66 @@ def bench_speed(arch: str, res: int, batch: int = 1, repeats: int = 3, impls=("f
         print(f"  {t.impl:<5} ops: {t.seconds_per_image:8.3f} s/image  {t.gflops:7.1f} GFLOP/s "
               f"({t.gflop_per_image:.1f} GFLOP/image counted)")
     if len(results) == 2:
-        print(f"  fast vs ref: {results[1].seconds_per_image / results[0].seconds_per_image:.2f}x faster")
+        print(f"  fast vs ref: {speed_words(results[0].seconds_per_image, results[1].seconds_per_image)}")
     return results
+
+
+def speed_words(fast_s: float, ref_s: float) -> str:
+    """'2.50x faster' when fast_s < ref_s, '1.30x slower' when it is slower: the ratio never reads backwards."""
+    if fast_s <= ref_s:
+        return f"{ref_s / fast_s:.2f}x faster"
+    return f"{fast_s / ref_s:.2f}x slower"
+
+
+@contextmanager
+def busy_process():
+    """One other process spinning on a core for the duration (what a desktop's browser or a second export does)."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(0.2)  # let it reach the spin loop before timing starts
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@dataclass
+class Contended:
+    arch: str
+    impl: str
+    quiet: float          # s/image alone
+    contended: float      # s/image beside one busy process
+
+    @property
+    def slowdown(self) -> float:
+        return self.contended / self.quiet
+
+
+def bench_contended(archs=("stylegan2", "stylegan3-t"), res: int = 256, batch: int = 1, repeats: int = 3,
+                    impls=("fast", "ref"), device: str = "cpu", force_fp32: bool = True) -> list[Contended]:
+    """Quiet and contended s/image side by side, for each arch and ops implementation, in this process (the
+    thread settings of networks.threads apply as in every entry point). The busy process is started and stopped
+    here; quiet figures are taken first, so they are as quiet as the machine is."""
+    dev = torch.device(device)
+    out = []
+    from networks import threads
+    print(f"threads: {threads.describe()}")
+    for arch in archs:
+        torch.manual_seed(0)
+        G = build_generator(default_config(arch, res)).eval().requires_grad_(False).to(dev)
+        quiet = {impl: time_generator(G, batch, impl, repeats, dev, force_fp32) for impl in impls}
+        with busy_process():
+            busy = {impl: time_generator(G, batch, impl, repeats, dev, force_fp32) for impl in impls}
+        for impl in impls:
+            out.append(Contended(arch, impl, quiet[impl].seconds_per_image, busy[impl].seconds_per_image))
+    print(f"{'':<13}{'ops':<6}{'quiet s/img':>12}{'contended':>11}{'slowdown':>10}")
+    for r in out:
+        print(f"{r.arch + f' {res}':<13}{r.impl:<6}{r.quiet:>12.3f}{r.contended:>11.3f}{r.slowdown:>9.2f}x")
+    for arch in archs:
+        got = {r.impl: r for r in out if r.arch == arch}
+        if "fast" in got and "ref" in got:
+            print(f"{arch} contended, fast vs ref: {speed_words(got['fast'].contended, got['ref'].contended)}")
+    return out
 
 
 def _peak_rss_child(arch: str, res: int, queue) -> None:

@@ -1,13 +1,16 @@
 """`sg-explorer bench ...`: speed and memory figures (benchmarks, not tests)."""
 from __future__ import annotations
 
+import sys
+
 from explorer.errors import UserError
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--arch", default="stylegan3-t", choices=["stylegan2", "stylegan3-t", "stylegan3-r"])
+    parser.add_argument("--arch", default="stylegan3-t", choices=["stylegan2", "stylegan3-t", "stylegan3-r"],
+                        help="generator timed (default stylegan3-t), NVIDIA's default config at --res")
     parser.add_argument("--res", type=int, default=256, help="output resolution (power of two)")
-    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=1, help="images per forward pass (default 1)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per implementation (median)")
     parser.add_argument("--impl", default="fast,ref", help="ops to time: fast, ref or fast,ref")
     parser.add_argument("--device", default="cpu", help="cpu | cuda")
@@ -17,6 +20,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--gui", action="store_true", help="UI frame rate, slider-to-screen latency, texture upload")
     parser.add_argument("--video", action="store_true", help="video export frames per second, encoding overhead")
     parser.add_argument("--train", action="store_true", help="training images per second per cfg at 64x64")
+    parser.add_argument("--contended", action="store_true",
+                        help="quiet vs beside one busy process (started and stopped here), fast and reference "
+                             "ops, StyleGAN2 and StyleGAN3-T at --res")
 
 
 def run(args) -> int:
@@ -24,6 +30,9 @@ def run(args) -> int:
         raise UserError("--res must be a power of two >= 4")
     if args.batch < 1 or args.repeats < 1:
         raise UserError("--batch and --repeats must be at least 1")
+    if args.repeats == 1:
+        print("warning: --repeats 1 times a single run, which one busy moment of the machine decides; "
+              "the figure is not stable (use 3 or more)", file=sys.stderr)
     impls = [s.strip() for s in args.impl.split(",") if s.strip()]
     if not impls or any(i not in ("fast", "ref") for i in impls):
         raise UserError("--impl takes fast, ref or fast,ref")
@@ -44,6 +53,10 @@ def run(args) -> int:
     from networks import benchmark
     if args.memory:
         benchmark.bench_memory(args.arch, args.res)
+        return 0
+    if args.contended:
+        benchmark.bench_contended(res=args.res, batch=args.batch, repeats=args.repeats, impls=impls,
+                                  device=str(device), force_fp32=not args.fp16)
         return 0
     benchmark.bench_speed(args.arch, args.res, args.batch, args.repeats, impls, str(device), not args.fp16)
     return 0

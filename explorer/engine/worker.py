@@ -27,8 +27,9 @@ def one_line(e: BaseException, limit: int = 300) -> str:
 
 
 def default_threads() -> int:
-    """Leave one core to the GUI thread."""
-    return max(1, (os.cpu_count() or 2) - 1)
+    """Leave one of the cores this process may use (networks.threads.available_cores) to the GUI thread."""
+    from networks.threads import available_cores
+    return max(1, available_cores() - 1)
 
 
 def lower_thread_priority(nice: int) -> bool:
