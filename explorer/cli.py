@@ -2,12 +2,16 @@
 
 Each subcommand lives in `explorer/commands/<name>.py` with two functions:
 `add_arguments(parser)` and `run(args) -> int`. With no subcommand the GUI opens.
-Errors reach the user as one line: exit 2 for bad arguments, 1 for a failed load or run.
+Errors reach the user as one line: exit 2 for bad arguments, 1 for a failed load or run. Ctrl-C ends a command
+with "interrupted" and exit 130; SIGTERM (a service manager, `kill`, a closing session) ends any command quietly
+with exit 143, after the same cleanup (no partial files).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
 
 # name -> (module, one-line help). Modules are imported lazily: `sg-explorer info` must not import dearpygui.
@@ -22,6 +26,32 @@ COMMANDS = {
     "project": ("explorer.commands.project", "project an image into W"),
     "gui": ("explorer.commands.gui", "open the explorer window (the default)"),
 }
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by SIGTERM. A BaseException, like KeyboardInterrupt, so that `except Exception`
+    does not swallow it while every `finally` and cleanup handler still runs on the way out."""
+
+
+TERMINATED_EXIT = 128 + signal.SIGTERM   # 143, the shell's code for a process ended by SIGTERM
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """SIGTERM raises Terminated while a command runs (main thread only; elsewhere the default stays)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (main() called from a thread): signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _fail(message: str, code: int) -> int:
@@ -89,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     from networks.errors import CheckpointError
     module = importlib.import_module(COMMANDS[name][0])
     try:
-        return int(module.run(args) or 0)
+        with _sigterm_raises():
+            return int(module.run(args) or 0)
+    except Terminated:
+        return TERMINATED_EXIT
     except UserError as e:
         if args.debug:
             raise

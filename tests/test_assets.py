@@ -27,7 +27,12 @@ def test_shipped_model(name, arch):
     with torch.no_grad():
         grid = fakes_grid(G)
         logits = data["D"](G(torch.randn(4, G.z_dim), None), None)
-    np.testing.assert_array_equal(np.asarray(Image.open(path.with_name(path.stem + "-fakes.png"))), grid)
+    # One uint8 level allowed: the PNG was drawn on the machine that trained the model, and float sums taken in
+    # another order (another CPU's SIMD width, thread split or BLAS kernel) move a few values across a rounding
+    # boundary (5 of 98,304 for StyleGAN3-T on one 2-core machine). A wrong network misses by tens of levels.
+    shipped = np.asarray(Image.open(path.with_name(path.stem + "-fakes.png"))).astype(np.int16)
+    diff = np.abs(shipped - grid.astype(np.int16))
+    assert shipped.shape == grid.shape and diff.max() <= 1 and (diff > 0).mean() < 1e-3
     assert grid.shape == (4 * 32, 8 * 32, 3) and grid.std() > 20  # images, not a flat colour
     assert logits.shape == (4, 1) and torch.isfinite(logits).all()
 

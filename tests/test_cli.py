@@ -10,8 +10,10 @@ import json
 import os
 import pathlib
 import pickle
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -27,11 +29,18 @@ DATA = ROOT / "tests" / "data" / "nvidia-compat"
 SG2, SG3T, SG3R, TF = (DATA / n / "network.pkl" for n in ("sg2-32", "sg3t-32-cond", "sg3r-32", "sg2-tf-32"))
 
 
+def default_signals() -> None:
+    """In a child before exec: default SIGINT / SIGTERM (a suite run from a background job has SIGINT ignored,
+    and exec would pass that on)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def cli(*args, cwd=None) -> subprocess.CompletedProcess:
     """The real command line, in a fresh process."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "explorer", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, env=env, cwd=cwd)
+                          timeout=300, env=env, cwd=cwd, preexec_fn=default_signals)
 
 
 def run(capsys, *args) -> tuple[int, str, str]:
@@ -342,3 +351,87 @@ def test_help_lists_every_command(capsys):
     for name in ("info", "images", "bench", "video", "dataset", "train", "gui"):
         assert f"\n  {name} " in out
     assert "PKL|URL|RUN_DIR" in out
+
+
+def test_every_option_of_every_command_has_a_help_line():
+    from explorer.cli import COMMANDS, build_parser
+    missing = [f"{name} {'/'.join(a.option_strings) or a.dest}" for name in COMMANDS
+               for a in build_parser(name)._actions if not (a.help or "").strip()]
+    assert missing == []
+
+
+def test_images_refuses_a_missing_parent_like_video_and_creates_nothing(capsys, tmp_path):
+    out = tmp_path / "no" / "such"
+    code, _, err = run(capsys, "images", SG2, "--seeds", "1", "--outdir", out)
+    assert code == 2 and "does not exist" in err and not (tmp_path / "no").exists()
+    code, _, vid_err = run(capsys, "video", SG2, "--output", tmp_path / "no" / "v.mp4")
+    assert code == 2 and "does not exist" in vid_err                      # the same refusal, the same words
+    code, _, _ = run(capsys, "images", SG2, "--seeds", "1", "--outdir", tmp_path / "new")
+    assert code == 0 and (tmp_path / "new" / "seed0001.png").is_file()    # one missing level is created
+
+
+def test_images_failed_run_leaves_no_empty_folder(capsys, tmp_path, monkeypatch):
+    import explorer.engine.renderer as renderer
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("render failed")
+    monkeypatch.setattr(renderer, "render_batch", broken)
+    code, _, err = run(capsys, "images", SG2, "--seeds", "1", "--outdir", tmp_path / "out")
+    assert code == 1 and "render failed" in err and not (tmp_path / "out").exists()
+    (tmp_path / "kept").mkdir()
+    assert run(capsys, "images", SG2, "--seeds", "1", "--outdir", tmp_path / "kept")[0] == 1
+    assert (tmp_path / "kept").is_dir()                                    # a folder the user had stays
+
+
+def test_images_are_the_engines_render_of_the_same_state(capsys, tmp_path):
+    """The command has no pipeline of its own: its PNGs are engine.render's images for the seed's state, byte for
+    byte (the same function on the same inputs, so exact equality is the point)."""
+    from explorer.engine import RenderState, render
+    from networks import load_network_pkl
+    G = load_network_pkl(str(SG3R))["G_ema"]
+    args = ["--trunc", "0.6", "--mix-seed", "9", "--mix-ws", "0-3", "--translate", "0.1,-0.05", "--rotate", "7"]
+    assert run(capsys, "images", SG3R, "--seeds", "3,5", *args, "--outdir", tmp_path)[0] == 0
+    for seed in (3, 5):
+        state = RenderState(x=seed, trunc_psi=0.6, mix_seed=9, mix_mask=[True] * 4, translate_x=0.1,
+                            translate_y=-0.05, rotate=7.0)
+        png = np.asarray(Image.open(tmp_path / f"seed{seed:04d}.png"))
+        np.testing.assert_array_equal(png, render(G, state).image)
+
+
+def _long_video(tmp_path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-m", "explorer", "video", SG2, "--seeds", "0-7", "--w-frames", "2000",
+                             "--batch", "2", "--output", str(tmp_path / "long.mp4")], cwd=ROOT, env=env,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_command_quietly_with_143_and_no_partial_file(tmp_path):
+    proc = _long_video(tmp_path)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if any(".partial-" in p.name and p.stat().st_size > 0 for p in tmp_path.iterdir()):
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, "the export ended before it could be stopped"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert "error" not in err and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_handler_is_only_held_while_a_command_runs(capsys, monkeypatch):
+    """main() raises Terminated on SIGTERM during run() (cleanup runs, exit 143, no message) and puts the previous
+    handler back afterwards."""
+    import explorer.commands.info as info
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(info, "run", lambda args: os.kill(os.getpid(), signal.SIGTERM) or time.sleep(5))
+    t0 = time.perf_counter()
+    code, out, err = run(capsys, "info", SG2)
+    assert code == 143 and out == "" and err == "" and time.perf_counter() - t0 < 4
+    assert signal.getsignal(signal.SIGTERM) == before

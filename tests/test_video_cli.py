@@ -88,13 +88,20 @@ def test_cli_writes_video_and_sidecars_with_a_progress_bar(tmp_path, capsys):
     assert captured.out.startswith(f"wrote {out} (sg-explorer video ")
 
 
+def _default_signals() -> None:
+    """In the child before exec: default SIGINT / SIGTERM. A suite started from a background job inherits an ignored
+    SIGINT, exec keeps an ignored signal ignored, and Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_cleanly_leaving_no_file(tmp_path):
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it (ffmpeg gets it too)."""
     out = tmp_path / "long.mp4"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     proc = subprocess.Popen([sys.executable, "-m", "explorer.cli", "video", SG2, "--seeds", "0-7", "--w-frames",
                              "2000", "--batch", "2", "--output", str(out)], cwd=ROOT, env=env,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_default_signals)
     try:
         deadline = time.time() + 120
         # The bar has drawn frames: generation and encoding are under way.
