@@ -224,3 +224,84 @@ def test_progan_resume_mid_fade_continues_bit_for_bit(data32, tmp_path):
     for name, pa in a.D.state_dict().items():
         assert torch.equal(pa, b.D.state_dict()[name]), name
     assert a.augment_pipe.p.item() == b.augment_pipe.p.item() > 0
+
+
+class _TinyLabelD(_TinyD):
+    """ProGAN-style D: score and label logits from one head (forward_with_labels), c unused."""
+
+    def __init__(self, c_dim):
+        super().__init__()
+        self.fc = torch.nn.Linear(3 * 16, 1 + c_dim)
+
+    def forward_with_labels(self, img):
+        out = self.fc(torch.nn.functional.softplus(self.conv(img)).flatten(1))
+        return out[:, :1], out[:, 1:]
+
+    def forward(self, img, c=None, update_emas=False):
+        return self.forward_with_labels(img)[0]
+
+
+def test_progan_label_terms_are_softmax_cross_entropy():
+    torch.manual_seed(1)
+    G, D = _TinyG().double(), _TinyLabelD(3).double()
+    real = torch.randn(4, 2, 4, 4, dtype=torch.float64)
+    z = torch.randn(4, 4, dtype=torch.float64)
+    cls = torch.tensor([0, 2, 1, 2])
+    c = torch.nn.functional.one_hot(cls, 3).double()
+    loss = WGANGPLoss(G, D)
+    torch.manual_seed(3)
+    stats = loss.accumulate("Dboth", real, c, z, c, gain=1.0, cur_nimg=0)
+    got = [p.grad.clone() for p in D.parameters()]
+
+    def ce(logits):                                   # -log softmax(logits)[label], written out
+        return logits.exp().sum(1).log() - logits[torch.arange(4), cls]
+
+    torch.manual_seed(3)
+    u = torch.rand(4, 1, 1, 1, dtype=torch.float64)
+    D.zero_grad()
+    fake = G.synthesis(G.mapping(z, c)).detach()
+    (s_f, l_f), (s_r, l_r) = D.forward_with_labels(fake), D.forward_with_labels(real)
+    xh = (real + u * (fake - real)).requires_grad_(True)
+    g, = torch.autograd.grad(D.forward_with_labels(xh)[0].sum(), xh, create_graph=True)
+    gp = (g.square().sum([1, 2, 3]).sqrt() - 1) ** 2
+    ref = (s_f[:, 0] - s_r[:, 0] + 10 * gp + 0.001 * s_r[:, 0] ** 2 + ce(l_r) + ce(l_f)).mean()
+    ref.backward()
+    for a, p in zip(got, D.parameters()):
+        torch.testing.assert_close(a, p.grad, rtol=1e-9, atol=1e-12)
+    assert stats["Loss/D/labels_real"] == pytest.approx(float(ce(l_r).mean().detach()), rel=1e-6)
+
+
+@pytest.mark.parametrize("cfg,name", [("stylegan", "sg1-32"), ("progan", "progan-32")])
+def test_fine_tune_from_nvidia_tensorflow_pickle_starts_fully_grown(tmp_path, cfg, name):
+    from networks import load_network_pkl
+    pkl = f"tests/data/nvidia-compat/{name}/network.pkl"
+    fixture = load_network_pkl(pkl)
+    data = make_zip(tmp_path / "d32.zip", res=32, count=4)
+    t = Trainer(tiny_options(data, tmp_path, cfg=cfg, resume=pkl, aug="ada", batch=2), resume_data=fixture,
+                log=lambda m: None)
+    for name_, want in fixture["G_ema"].state_dict().items():
+        torch.testing.assert_close(t.G_ema.state_dict()[name_], want, rtol=0, atol=0)
+    # The pretrained network is at lod 0: the schedule starts where growing ends (not back at 8 px).
+    assert t.opts.finetune and t.grower.current.lod == 0 and t.grower.current.resolution == 32
+    stats = _steps(t, 1)[0]
+    assert math.isfinite(stats["Loss/G/loss"]) and math.isfinite(stats["Loss/D/loss"])
+    assert float(t.G.synthesis.lod) == 0 and float(t.D.lod) == 0
+
+
+def test_cli_trains_a_conditional_progan(tmp_path, capsys):
+    from explorer import cli
+    from networks import load_network_pkl
+    data = make_zip(tmp_path / "d16.zip", res=16, count=6, classes=3)
+    rc = cli.main(["train", "--cfg", "progan", "--data", data, "--outdir", str(tmp_path / "o"), "--cond",
+                   "--batch", "2", "--gamma", "10", "--cbase", "256", "--cmax", "32", "--z-dim", "32",
+                   "--workers", "0", "--device", "cpu", "--kimg", "0.032", "--tick", "0.016", "--mbstd-group", "2",
+                   "--start-res", "8", "--grow-kimg", "0.008"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    run = next((tmp_path / "o").iterdir())
+    records = [json.loads(ln) for ln in (run / "stats.jsonl").read_text().splitlines()]
+    assert [r["lod"] for r in records] == [1.0, 0.0] and "lod 1.00" in out
+    assert all(r["Loss/D/labels_real"] > 0 and r["Loss/G/labels"] > 0 for r in records)
+    G = load_network_pkl(run / "network-snapshot-000000.pkl")["G_ema"]
+    assert (G.img_resolution, G.c_dim, float(G.synthesis.lod)) == (16, 3, 0.0)
+    assert json.loads((run / "training_options.json").read_text())["start_res"] == 8

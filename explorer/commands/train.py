@@ -1,4 +1,5 @@
-"""`sg-explorer train`: train or fine-tune StyleGAN2 / StyleGAN3-T / StyleGAN3-R on a data set zip.
+"""`sg-explorer train`: train or fine-tune StyleGAN2 / StyleGAN3-T / StyleGAN3-R, or StyleGAN (v1) / ProGAN
+grown progressively (--start-res, --grow-kimg; networks.training.progressive), on a data set zip.
 
 Each run gets OUTDIR/NNNNN-<desc>/ with stats.jsonl (one record per tick), snapshots
 network-snapshot-<kimg>.pkl (exact resume state included), fakes*.png grids and metric-*.jsonl.

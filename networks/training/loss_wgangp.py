@@ -76,6 +76,7 @@ class WGANGPLoss(StyleGANLoss):
             ce = self._label_loss(labels, gen_c)
             if ce is not None:
                 loss = loss + ce * w.cond_weight
+                stats["Loss/G/labels"] = float(ce.detach().mean())
             stats["Loss/scores/fake"] = float(scores.detach().mean())
             stats["Loss/G/loss"] = float(loss.detach().mean())
             (loss.mean() * gain).backward()
@@ -90,10 +91,11 @@ class WGANGPLoss(StyleGANLoss):
         drift = real_scores.flatten().square()
         loss = fake_scores.flatten() - real_scores.flatten()
         loss = loss + gp * (w.wgan_lambda / w.wgan_target ** 2) + drift * w.wgan_epsilon
-        for logits, c in ((real_labels, real_c), (fake_labels, gen_c)):
+        for which, logits, c in (("real", real_labels, real_c), ("fake", fake_labels, gen_c)):
             ce = self._label_loss(logits, c)
             if ce is not None:
                 loss = loss + ce * w.cond_weight
+                stats[f"Loss/D/labels_{which}"] = float(ce.detach().mean())
         stats["Loss/scores/fake"] = float(fake_scores.detach().mean())
         stats["Loss/scores/real"] = float(real_scores.detach().mean())
         stats["Loss/gp_penalty"] = float(gp.detach().mean())
