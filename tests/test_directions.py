@@ -68,6 +68,44 @@ def test_sefa_stylegan3_skips_input_and_torgb(sg3):
     _assert_same_directions(d.directions, vals, vecs, d.values)
 
 
+@pytest.mark.parametrize("name", ["sg1-32", "progan-32"])
+def test_sefa_stylegan1_and_progan(name):
+    from networks import load_network_pkl
+    G = load_network_pkl(f"{DATA}/{name}/network.pkl")["G_ema"]
+    sd = {k: v.numpy() for k, v in G.state_dict().items()}
+    if name == "sg1-32":
+        # StyleGAN v1: each layer's style weight [2C, w_dim] (scale and bias rows), as SeFa's authors use it;
+        # row 2 log2(r) - 4 (+1) drives the r x r block's first (second) layer.
+        order = [f"b{r}.conv{i}" for r in (4, 8, 16, 32) for i in (0, 1)]
+        rows, layers = [sd[f"synthesis.{n}.style.weight"] for n in order], list(range(8))
+    else:
+        # ProGAN has no styles: SeFa factorises the first layer (latent -> 4x4), as SeFa's authors do.
+        rows, layers = [sd["synthesis.b4.conv0.dense.weight"]], [0]
+    vals, vecs = _numpy_sefa(rows, 5)
+    d = sefa(G, num=5, std_samples=100)
+    assert d.layers == layers
+    _assert_same_directions(d.directions, vals, vecs, d.values)
+
+
+def test_state_edits_are_validated_and_added_after_truncation(sg2):
+    from explorer.engine import RenderState, compute_ws
+    from explorer.errors import UserError
+    for bad in [{"index": 0, "strength": 1}, {"file": "a.npz", "index": -1, "strength": 1},
+                {"direction": [0.0], "strength": float("nan")}, {"direction": [1.0], "strength": 1, "layers": [-1]},
+                {"direction": [1.0], "strength": 1, "extra": 2}]:
+        with pytest.raises(UserError):
+            RenderState.from_dict({"edits": [bad]})
+    v = np.random.RandomState(0).randn(sg2.w_dim)
+    plain = compute_ws(sg2, RenderState(x=2, trunc_psi=0.5))
+    edited = compute_ws(sg2, RenderState(x=2, trunc_psi=0.5,
+                                         edits=[{"direction": v.tolist(), "std": 0.5, "strength": 2.0, "layers": [3]}]))
+    expect = plain.clone()
+    expect[:, 3] += torch.from_numpy(v).float()          # 2.0 * 0.5 * v: psi does not scale the edit
+    assert torch.allclose(edited, expect, atol=1e-6)
+    with pytest.raises(DirectionError, match="w has 64"):
+        compute_ws(sg2, RenderState(edits=[{"direction": [1.0, 2.0], "strength": 1.0}]))
+
+
 class _Toy(torch.nn.Module):
     """An architecture SeFa has no table for: found by tracing (w 0, 1 feed styles; w 2 feeds a to-RGB)."""
     arch, w_dim, num_ws, z_dim, c_dim = "toy", 6, 3, 6, 0

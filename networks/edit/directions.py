@@ -304,6 +304,8 @@ def layer_presets(G) -> dict[str, list[int]]:
 def presets_from_resolutions(w_resolutions: list, n: int) -> dict[str, list[int]]:
     """layer_presets from a network's w_resolutions and num_ws (what the window knows without the network)."""
     res = [int(r) for r in w_resolutions]
+    if n == 1:                                   # ProGAN: its one latent drives everything
+        return {k: [0] for k in ("coarse", "middle", "fine")}
     if len(res) == n and all(r > 0 and r & (r - 1) == 0 for r in res):
         return {"coarse": [i for i, r in enumerate(res) if r <= 8],
                 "middle": [i for i, r in enumerate(res) if 8 < r <= 32],

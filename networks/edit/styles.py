@@ -7,8 +7,9 @@ Architectures (`G.arch`):
   features' rotation / translation, not a style, and the last layer is ToRGB: both are excluded.
 - anything else (StyleGAN v1, ProGAN, ...): found by tracing one synthesis pass in which w row i is filled with the
   constant i + 1; every module with a weight [out, w_dim] (or [out, w_dim, kh, kw]) whose input is such a row is a
-  style layer of that row, except modules named like to-RGB. StyleGAN v1's style modulation weight [2C, w_dim] is
-  used whole (scale and bias rows), as SeFa's authors do; ProGAN's first layer (latent -> 4x4) is its only one.
+  style layer of that row, except modules named like to-RGB. StyleGAN v1 ('stylegan'): each layer's `style`
+  weight [2C, w_dim] is used whole (scale and bias rows), as SeFa's authors do. ProGAN ('progan') has no styles:
+  its first layer's dense weight (latent -> 4x4) is factorised, again as the authors do for PGGAN.
 """
 from __future__ import annotations
 
