@@ -274,3 +274,20 @@ def test_refusals():
     theano = b"\x80\x02cnetwork\nNetwork\nq\x00)\x81q\x01}q\x02b."
     with pytest.raises(CheckpointError, match="Theano-era ProGAN"):
         load_bytes(theano)
+
+
+# ------------------------------------------------------------------------------------------ the render engine
+
+
+def test_engine_seeds_and_inapplicable_controls():
+    from explorer.engine import RenderState, render
+    e, nets = fixture()
+    G = nets["G_ema"]
+    for i, seed in enumerate(e["seeds"]):
+        shown = render(G, RenderState(x=float(seed), force_fp32=True)).image     # [H, W, 3]
+        assert np.abs(shown.transpose(2, 0, 1).astype(int) - e["img_uint8"][i]).max() <= 1
+    # Truncation and mixing do not apply to ProGAN: the engine leaves the image as it is.
+    plain = render(G, RenderState(x=2.0)).image
+    assert np.array_equal(render(G, RenderState(x=2.0, trunc_psi=0.3, mix_seed=5, mix_mask=[True])).image, plain)
+    # The seed plane blends the normalised latents between seeds.
+    assert not np.array_equal(render(G, RenderState(x=2.5)).image, plain)

@@ -405,3 +405,29 @@ def test_version_4_and_errors():
     D.variables["4x4/Dense0/weight"] = D.variables["4x4/Dense0/weight"][:5]
     with pytest.raises(Exception, match="4x4/Dense0"):
         convert_stylegan1_discriminator(D)
+
+
+# ------------------------------------------------------------------------------------------ the render engine
+
+
+def test_engine_seed_truncation_mixing_and_layers():
+    from explorer.engine import RenderState, compute_ws, render
+    from explorer.engine import layers as L
+    from explorer.gui.panels.mixing import preset_indices
+    _, e, nets = fixture()
+    G = nets["G_ema"]
+    # A seed is NVIDIA's seed (RandomState(seed).randn), G_style's truncation (psi 0.7, first 8 rows).
+    for i, seed in enumerate(e["seeds"]):
+        state = RenderState(x=float(seed), trunc_psi=0.7, trunc_cutoff=8, force_fp32=True)
+        close(compute_ws(G, state)[0], e["ws_psi07_cut8"][i], 1e-4, f"seed {seed} ws")
+        assert np.abs(render(G, state).image.astype(int) - e["img_psi07_cut8_uint8"][i]).max() <= 1
+    # generate_figures.py's mix: seed 0 with rows 0-3 from seed 1 = the coarse preset (4-8 px) at 32 px.
+    mask = preset_indices(G.num_ws, "coarse", G.synthesis.w_resolutions)
+    assert mask == [0, 1, 2, 3] and preset_indices(G.num_ws, "fine", G.synthesis.w_resolutions) == []
+    state = RenderState(x=0.0, mix_seed=1, mix_mask=[i in mask for i in range(G.num_ws)], force_fp32=True)
+    close(compute_ws(G, state), e["ws_mix"], 1e-4, "mixed ws")
+    # The layer view captures each layer's epilogue output, NVIDIA's StyleMod activation.
+    with L.capture(G, ["b8.conv1", "b32.torgb"]) as store:
+        render(G, RenderState(x=0.0, force_fp32=True))
+    close(store["b8.conv1"][0, :4], e["act__8x8/Conv1/StyleMod"], 1e-3, "captured b8.conv1")
+    close(store["b32.torgb"][0], e["img_psi1"][0], 1e-3, "captured b32.torgb")

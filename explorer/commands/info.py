@@ -39,6 +39,9 @@ def describe(data: dict, net: str = "G_ema", explicit: bool = False) -> dict:
         "synthesis_layers": [{"name": n, "shape": s} for n, s in G.synthesis.layer_shapes().items()],
         "w_resolutions": G.synthesis.w_resolutions,
     }
+    lod = getattr(G.synthesis, "lod", None)   # progressive-growing networks (stylegan, progan): level of detail
+    if lod is not None:
+        out["lod"] = float(lod)
     return out
 
 
@@ -54,6 +57,11 @@ def run(args) -> int:
     print(f"resolution    {info['resolution']}x{info['resolution']}, {info['img_channels']} channels")
     print(f"z / w / c     {info['z_dim']} / {info['w_dim']} / {info['c_dim']}")
     print(f"num_ws        {info['num_ws']}")
+    if "lod" in info:
+        lod, res = info["lod"], info["resolution"]
+        grown = ("fully grown" if lod == 0 else f"{res >> int(lod)} px, up-sampled" if lod == int(lod)
+                 else f"{res >> int(lod)} px fading in over {res >> (int(lod) + 1)} px")
+        print(f"lod           {info['lod']:g} ({grown})")
     print("parameters    " + ", ".join(f"{k} {v:,}" for k, v in info["parameters"].items()))
     print("synthesis layers:")
     for layer in info["synthesis_layers"]:

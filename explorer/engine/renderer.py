@@ -93,10 +93,16 @@ def class_vector(G, class_idx: Optional[int], n: int = 1) -> torch.Tensor:
     return c
 
 
+def has_styles(G) -> bool:
+    """Truncation and style mixing apply: not to ProGAN, whose one "w" row is the normalised z (no w_avg)."""
+    return getattr(G, "arch", "") != "progan"
+
+
 def truncate(G, ws: torch.Tensor, psi: float, cutoff: Optional[int]) -> torch.Tensor:
     """ws [N, num_ws, w_dim] pulled toward G's w_avg by psi on the first `cutoff` ws (all if None), by the mapping
-    network's own function; psi = 1 returns ws untouched (as the mapping does), so seeds give bit-identical ws."""
-    return ws if psi == 1 else truncate_ws(ws, G.mapping.w_avg, psi, cutoff)
+    network's own function; psi = 1 returns ws untouched (as the mapping does), so seeds give bit-identical ws.
+    ProGAN has no truncation: its ws are returned untouched for every psi."""
+    return ws if psi == 1 or not has_styles(G) else truncate_ws(ws, G.mapping.w_avg, psi, cutoff)
 
 
 def map_seeds(G, seeds: list[int], class_idx: Optional[int]) -> torch.Tensor:
@@ -136,7 +142,7 @@ def compute_ws(G, state: RenderState) -> torch.Tensor:
         ws = blend_seed_ws(G, seed_plane_weights(state.x, state.y, state.step_y), state.class_idx)
     ws = truncate(G, ws, state.trunc_psi, state.trunc_cutoff)
     mask = [bool(v) for v in list(state.mix_mask)[:G.num_ws]]
-    if any(mask):
+    if any(mask) and has_styles(G):     # ProGAN: nothing to mix (its single row is the whole latent)
         mix = truncate(G, map_seeds(G, [state.mix_seed], state.class_idx), state.trunc_psi, state.trunc_cutoff)
         idx = torch.tensor([i for i, v in enumerate(mask) if v], device=ws.device)
         ws = ws.clone()

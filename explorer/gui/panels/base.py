@@ -14,7 +14,7 @@ from explorer.gui.engine_link import RenderResult, RenderState
 class NetworkInfo:
     """What the panels need to know about the loaded generator."""
     path: str
-    arch: str                         # 'stylegan2' | 'stylegan3-t' | 'stylegan3-r'
+    arch: str                         # 'stylegan2' | 'stylegan3-t' | 'stylegan3-r' | 'stylegan' | 'progan'
     img_resolution: int
     z_dim: int
     w_dim: int
@@ -27,6 +27,16 @@ class NetworkInfo:
     @property
     def is_sg3(self) -> bool:
         return self.arch.startswith("stylegan3")
+
+    @property
+    def has_styles(self) -> bool:
+        """Truncation and style mixing apply: ProGAN's one "w" is the normalised z, without w_avg or styles."""
+        return self.arch != "progan"
+
+    @property
+    def has_noise(self) -> bool:
+        """Per-layer noise inputs: StyleGAN (v1) and StyleGAN2 only."""
+        return not self.is_sg3 and self.arch != "progan"
 
 
 @dataclass

@@ -17,13 +17,17 @@ class MixingSettings:
     ws: list = field(default_factory=list)    # w indices taken from mix_seed
 
 
-def preset_indices(num_ws: int, which: str) -> list[int]:
+def preset_indices(num_ws: int, which: str, w_resolutions=None) -> list[int]:
     """w indices of a preset by position in the synthesis order (t = i / (num_ws - 1)).
 
     Coarse t < 0.2, middle 0.2 <= t < 0.45, fine the rest: for a 1024 px StyleGAN2 (18 ws) that is
     4-8 px, 16-32 px and 64-1024 px, the paper's bands; positions also suit StyleGAN3, whose layers
-    do not double in resolution.
+    do not double in resolution. Given `w_resolutions` (StyleGAN v1), the StyleGAN paper's bands by
+    resolution instead: coarse 4-8 px, middle 16-32 px, fine 64 px and up (empty below 64 px).
     """
+    if w_resolutions is not None:
+        lo, hi = {"coarse": (4, 8), "middle": (16, 32), "fine": (64, 1 << 30)}[which]
+        return [i for i, r in enumerate(w_resolutions) if lo <= r <= hi]
     lo, hi = {"coarse": (0.0, 0.2), "middle": (0.2, 0.45), "fine": (0.45, 1.01)}[which]
     span = max(num_ws - 1, 1)
     return [i for i in range(num_ws) if lo <= i / span < hi]
@@ -44,6 +48,7 @@ class MixingPanel(Panel):
                 self.preset_buttons = {name: dpg.add_button(label=name, callback=lambda *_a, n=name: self.preset(n))
                                        for name in ("coarse", "middle", "fine")}
                 self.preset_buttons["none"] = dpg.add_button(label="none", callback=lambda *_: self.set(ws=[]))
+            self.no_mixing = dpg.add_text("ProGAN has no styles to mix (one latent row)", show=False)
             self.toggle_group = dpg.add_group()
             dpg.add_text("(load a network)", parent=self.toggle_group)
 
@@ -51,7 +56,12 @@ class MixingPanel(Panel):
         super().on_network(info)
         dpg.delete_item(self.toggle_group, children_only=True)
         self.toggles = []
-        self.s.ws = [i for i in self.s.ws if i < info.num_ws]
+        self.s.ws = [i for i in self.s.ws if i < info.num_ws] if info.has_styles else []
+        dpg.configure_item(self.no_mixing, show=not info.has_styles)
+        for tag in self.preset_buttons.values():
+            dpg.configure_item(tag, enabled=info.has_styles)
+        if not info.has_styles:
+            return
         for i, res in enumerate(info.w_resolutions):
             self.toggles.append(dpg.add_checkbox(label=f"w{i:<2d} {res} px", default_value=i in self.s.ws,
                                                  parent=self.toggle_group, callback=self._on_toggle, user_data=i))
@@ -63,8 +73,9 @@ class MixingPanel(Panel):
         self.ctx.request_render()
 
     def preset(self, which: str) -> None:
-        if self.info is not None:
-            self.set(ws=preset_indices(self.info.num_ws, which))
+        if self.info is not None and self.info.has_styles:
+            bands = self.info.w_resolutions if self.info.arch == "stylegan" else None
+            self.set(ws=preset_indices(self.info.num_ws, which, bands))
 
     def restore(self, data: dict) -> None:
         super().restore(data)

@@ -78,6 +78,8 @@ class TransformPanel(Panel):
         super().on_network(info)
         dpg.configure_item(self.controls, show=info.is_sg3)
         dpg.configure_item(self.note, show=not info.is_sg3)
+        if not info.is_sg3:
+            dpg.set_value(self.note, f"StyleGAN3 only: {info.arch} has no input transform")
 
     def tick(self, dt: float) -> bool:
         changed = False
