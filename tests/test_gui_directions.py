@@ -83,6 +83,14 @@ def test_projection_in_the_window(make_app, tmp_path):
     assert app.last_state.w == p.w and len(p.w) == 8
     np.testing.assert_allclose(np.abs(app.last_result.image.astype(int) - engine_image(SG2, app.last_state)).max(),
                                0, atol=1)
+    line = app.panels["directions"].copy_command()         # the projected w travels as --w FILE
+    argv = shlex.split(line)
+    assert "--w" in argv and "--seeds" not in argv
+    argv[argv.index("--outdir") + 1] = str(tmp_path / "out")
+    from explorer.cli import main
+    assert main(argv[1:]) == 0
+    assert np.abs(np.asarray(Image.open(tmp_path / "out" / "w0000.png")).astype(int)
+                  - app.last_result.image).max() <= 1
     for _ in range(3):
         app.step()
     assert len(app.video.keyframes) == 1 and app.video.keyframes[0].w == p.w
