@@ -37,11 +37,8 @@ def run(args: argparse.Namespace) -> int:
 
     app = App(AppOptions(checkpoints=list(args.checkpoints), session=args.session, device=device.type,
                          fps_cap=args.fps_cap, default_checkpoint=str(DEFAULT_CHECKPOINT)))
-    import signal
-
-    def _on_term(_signum, _frame):
-        raise KeyboardInterrupt   # App.run's cleanup saves the session, as closing the window does
-    signal.signal(signal.SIGTERM, _on_term)
+    # SIGTERM raises explorer.cli.Terminated here (as in every command): App.run's cleanup saves the session, as
+    # closing the window does, and the command ends quietly with exit 143.
     try:
         app.start()
     except BaseException:
