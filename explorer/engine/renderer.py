@@ -20,7 +20,7 @@ import torch
 
 from explorer.engine import layers as L
 from explorer.engine.latents import seed_plane_weights, seed_to_z
-from explorer.engine.spectrum import spectrum_picture
+from explorer.engine.spectrum import power_spectrum_db, spectrum_picture
 from explorer.engine.state import RenderState
 from explorer.engine.untransform import untransform_image
 from networks.layers import truncate as truncate_ws
@@ -35,6 +35,8 @@ class RenderResult:
     image: Optional[np.ndarray] = None            # the generator's output
     layer_image: Optional[np.ndarray] = None      # the selected layer's shown channels
     spectrum: Optional[np.ndarray] = None         # power spectrum of the layer (state.fft_show)
+    layer_values: Optional[np.ndarray] = None     # float32 [C, H, W]: the shown channels before quantisation (readout)
+    spectrum_db: Optional[np.ndarray] = None      # float32 [H, W]: the spectrum in dB, DC at [H//2, W//2] (readout)
     stats: Optional[L.LayerStats] = None          # statistics of the selected layer
     layers: Optional[list] = None                 # [(name, (N, C, H, W))] when state.list_layers
     render_ms: float = 0.0                        # wall time of the render, milliseconds
@@ -212,9 +214,12 @@ def _layer_view(result: RenderResult, state: RenderState, x: torch.Tensor, chann
         return
     pic, result.stats = L.layer_picture(x, state.base_channel, state.sel_channels, state.amplify_db, state.normalize)
     result.layer_image = pic.cpu().numpy()
+    result.layer_values = L.select_channels(x.float(), state.base_channel, state.sel_channels).cpu().numpy()
     if state.fft_show:
         chans = x if state.fft_all else L.select_channels(x, state.base_channel, state.sel_channels)
-        result.spectrum = spectrum_picture(chans, state.fft_beta, state.fft_range_db).cpu().numpy()
+        db = power_spectrum_db(chans, state.fft_beta)
+        result.spectrum_db = db.cpu().numpy()
+        result.spectrum = spectrum_picture(chans, state.fft_beta, state.fft_range_db, db=db).cpu().numpy()
 
 
 @torch.no_grad()

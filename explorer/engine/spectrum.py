@@ -24,9 +24,10 @@ def power_spectrum_db(x: torch.Tensor, beta: float = 8.0) -> torch.Tensor:
     return 10.0 * torch.log10(power.clamp(min=1e-20))
 
 
-def spectrum_picture(x: torch.Tensor, beta: float, range_db: float) -> torch.Tensor:
-    """x [C, H, W] -> uint8 [H, W, 3] grey: the spectrum's max is white, max - range_db and below black."""
-    db = power_spectrum_db(x, beta)
+def spectrum_picture(x: torch.Tensor, beta: float, range_db: float, db: torch.Tensor | None = None) -> torch.Tensor:
+    """x [C, H, W] -> uint8 [H, W, 3] grey: the spectrum's max is white, max - range_db and below black.
+    db: power_spectrum_db(x, beta) when the caller has it already (not computed twice)."""
+    db = power_spectrum_db(x, beta) if db is None else db
     top = db.max()
     level = ((db - (top - range_db)) / range_db).clamp(0, 1)
     grey = (level * 255 + 0.5).to(torch.uint8)
