@@ -47,7 +47,7 @@ def test_direction_slider_equals_images_edit(make_app, tmp_path, capsys):
 
     # GANSpace: progress bar, then sliders; saving with names keeps the edits on the saved file.
     fire(d.widgets["method"], "ganspace")
-    fire(d.widgets["samples"], 2000)
+    fire(d.widgets["samples"], 1000)
     assert d.start()
     step_until(app, lambda: d.job is None, 60)
     assert dpg.get_value(d.progress) == 1.0 and d.directions.method == "ganspace"
@@ -69,7 +69,7 @@ def test_projection_in_the_window(make_app, tmp_path):
     wait_idle(app)
     p = app.panels["projection"]
     fire(p.widgets["target"], str(tmp_path / "photo.png"))
-    fire(p.widgets["steps"], 30)
+    fire(p.widgets["steps"], 15)
     p.s.w_avg_samples = 500                               # no widget: the start point needs few samples here
     assert p.start()
     worst, t0 = 0.0, time.perf_counter()
