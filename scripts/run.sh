@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-exec "${PYTHON:-python3}" -m explorer "$@"
+source scripts/python.sh
+exec "$PY" -m explorer "$@"

@@ -11,5 +11,6 @@ if ! command -v Xvfb >/dev/null || ! command -v xdotool >/dev/null || ! command 
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq xvfb xauth xdotool fonts-noto-color-emoji >/dev/null
 fi
 bash scripts/install.sh
+source scripts/python.sh
 mkdir -p test-artifacts
-exec "${PYTHON:-python3}" -m pytest -q -p no:cacheprovider "$@"
+exec "$PY" -m pytest -q -p no:cacheprovider "$@"
