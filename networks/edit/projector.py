@@ -7,7 +7,8 @@
   ramp = (0.5 - 0.5 cos(pi * min(1, (1 - t) / lr_rampdown_length))) * min(1, t / lr_rampup_length).
 - Every step, Gaussian noise of std w_std * initial_noise_factor * max(0, 1 - t / noise_ramp_length)^2 is added
   to w before synthesis (exploration early, none after 75% of the steps).
-- The per-layer noise buffers (`*noise_const`: StyleGAN2 and v1; StyleGAN3 and ProGAN have none) start as N(0, 1), are optimised too, are regularised by the squared mean
+- The per-layer noise buffers (`*noise_const`: StyleGAN2 and v1; StyleGAN3 and ProGAN have none) start as
+  N(0, 1), are optimised too, are regularised by the squared mean
   autocorrelation at shifts of one pixel in x and y, summed over a pyramid of 2x2 average-poolings down to 8x8,
   weighted by regularize_noise_weight, and renormalised to zero mean and unit variance after every step.
 - Loss: LPIPS-VGG16 on images scaled to at most 256 px (area filter) when given an LPIPS module, else the mean
