@@ -18,9 +18,9 @@ import torch
 
 from networks import ops
 from networks.build import build_generator
-from networks.config import StyleGAN2Config, StyleGAN3Config
+from networks.config import ProGANConfig, StyleGAN1Config, StyleGAN2Config, StyleGAN3Config
 
-ARCHS = ("stylegan2", "stylegan3-t", "stylegan3-r")
+ARCHS = ("stylegan2", "stylegan3-t", "stylegan3-r", "stylegan", "progan")
 
 
 def default_config(arch: str, res: int):
@@ -35,6 +35,10 @@ def default_config(arch: str, res: int):
     if arch == "stylegan3-r":
         return StyleGAN3Config(img_resolution=res, channel_base=base * 2, channel_max=1024, conv_kernel=1,
                                use_radial_filters=True, magnitude_ema_beta=ema_beta)
+    if arch == "stylegan":   # NVlabs/stylegan's G_style defaults (the FFHQ / CelebA-HQ files)
+        return StyleGAN1Config(resolution=res)
+    if arch == "progan":     # G_paper's defaults (karras2018iclr-*.pkl)
+        return ProGANConfig(resolution=res)
     raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
 
 
@@ -89,6 +93,9 @@ def bench_speed(arch: str, res: int, batch: int = 1, repeats: int = 3, impls=("f
               f"({t.gflop_per_image:.1f} GFLOP/image counted)")
     if len(results) == 2:
         print(f"  fast vs ref: {speed_words(results[0].seconds_per_image, results[1].seconds_per_image)}")
+    peak = (torch.cuda.max_memory_allocated(dev) / 2 ** 30 if dev.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20)
+    print(f"  peak {'GPU memory allocated' if dev.type == 'cuda' else 'RSS of this process'}: {peak:.2f} GiB")
     return results
 
 

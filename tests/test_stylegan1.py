@@ -19,7 +19,7 @@ from networks import config as C
 from networks import load_network_pkl, save_network_pkl
 from networks.build import build_network
 from networks.ops.blur import blur3
-from networks.ops.resample_conv import conv2d_downsample, upsample_conv2d
+from networks.ops.resample_conv import conv2d_downsample, upsample_conv2d, upsample_conv2d_transposed
 from networks.pickles import TFNetworkRecord
 from networks.progressive import set_lod
 from networks.tf_progressive import convert_stylegan1_discriminator, convert_stylegan1_generator
@@ -347,14 +347,17 @@ def test_mid_fade_lod():
 # ------------------------------------------------------------------------------------------ ops, training, saving
 
 
-def test_blur_and_resampling_fast_equals_reference():
-    x = torch.randn(2, 5, 8, 8, dtype=torch.float64, requires_grad=True)
+@pytest.mark.parametrize("size", [8, 16])   # the fast up-sampling conv switches algorithm at 16x16 inputs
+def test_blur_and_resampling_fast_equals_reference(size):
+    x = torch.randn(2, 5, size, size, dtype=torch.float64, requires_grad=True)
     w = torch.randn(3, 5, 3, 3, dtype=torch.float64, requires_grad=True)
     k = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
     p = np.pad(x.detach().numpy(), [(0, 0), (0, 0), (1, 1), (1, 1)])
-    ref = sum(p[:, :, a:a + 8, b:b + 8] * k[a, b] for a in range(3) for b in range(3))
+    ref = sum(p[:, :, a:a + size, b:b + size] * k[a, b] for a in range(3) for b in range(3))
     for impl in ("fast", "ref"):
         close(blur3(x, impl=impl), ref, 1e-12, f"blur {impl}")
+    close(upsample_conv2d_transposed(x, w), upsample_conv2d(x, w, impl="ref").detach().numpy(), 1e-12,
+          "TF's fused form")
     for op in (upsample_conv2d, conv2d_downsample):
         fast, slow = op(x, w, impl="fast"), op(x, w, impl="ref")
         close(fast, slow.detach().numpy(), 1e-12, op.__name__)

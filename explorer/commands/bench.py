@@ -7,7 +7,8 @@ from explorer.errors import UserError
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--arch", default="stylegan3-t", choices=["stylegan2", "stylegan3-t", "stylegan3-r"],
+    parser.add_argument("--arch", default="stylegan3-t",
+                        choices=["stylegan2", "stylegan3-t", "stylegan3-r", "stylegan", "progan"],
                         help="generator timed (default stylegan3-t), NVIDIA's default config at --res")
     parser.add_argument("--res", type=int, default=256, help="output resolution (power of two)")
     parser.add_argument("--batch", type=int, default=1, help="images per forward pass (default 1)")

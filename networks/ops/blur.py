@@ -1,7 +1,8 @@
 """The [1, 2, 1] x [1, 2, 1] / 16 blur of StyleGAN (v1): per channel, zero padding 1, stride 1.
 
-`blur3(x)`: x [N, C, H, W] -> [N, C, H, W]. 'fast' is one depthwise convolution; 'ref' sums the nine
-shifted, weighted copies of the zero-padded input, which is the definition written out.
+`blur3(x)`: x [N, C, H, W] -> [N, C, H, W]. 'fast' is separable: [1, 2, 1] / 4 along the rows, then along
+the columns, as shifted adds (faster on CPUs than a depthwise convolution); 'ref' sums the nine shifted,
+weighted copies of the zero-padded input, which is the definition written out.
 """
 from __future__ import annotations
 
@@ -13,12 +14,6 @@ from .impl import resolve_impl
 __all__ = ["blur3", "BLUR_TAPS"]
 
 BLUR_TAPS = (1.0, 2.0, 1.0)  # separable taps; the 2-D kernel is their outer product divided by 16
-
-
-def _kernel(x: torch.Tensor) -> torch.Tensor:
-    k = torch.tensor(BLUR_TAPS, dtype=x.dtype, device=x.device)
-    k = k[:, None] * k[None, :]
-    return (k / k.sum()).expand(x.shape[1], 1, 3, 3)
 
 
 def _blur_ref(x: torch.Tensor) -> torch.Tensor:
@@ -35,5 +30,7 @@ def blur3(x: torch.Tensor, impl: str | None = None) -> torch.Tensor:
     """[N, C, H, W] -> [N, C, H, W], each channel blurred with the normalised [1,2,1] kernel."""
     if resolve_impl(impl) == "ref":
         return _blur_ref(x)
-    # The kernel is symmetric, so correlation and convolution agree.
-    return F.conv2d(x, _kernel(x), padding=1, groups=x.shape[1])
+    p = F.pad(x, [1, 1, 0, 0])
+    x = (p[..., :-2] + p[..., 2:] + 2 * p[..., 1:-1]) * 0.25
+    p = F.pad(x, [0, 0, 1, 1])
+    return (p[..., :-2, :] + p[..., 2:, :] + 2 * p[..., 1:-1, :]) * 0.25
