@@ -162,7 +162,15 @@ def test_project_cli_writes_its_files(tmp_path, capsys):
     with np.load(o / "projected_w.npz") as z:
         assert z["w"].shape == (1, G.num_ws, G.w_dim)
     assert (o / "proj.png").is_file() and (o / "proj.mp4").stat().st_size > 0
+    torch.save(_random_lpips_state(), tmp_path / "lpips.pt")
+    assert main(["project", SG2, "--target", str(tmp_path / "t.png"), "--steps", "2", "--w-avg-samples", "50",
+                 "--lpips", str(tmp_path / "lpips.pt"), "--w-plus", "--outdir", str(tmp_path / "o2")]) == 0
+    assert (tmp_path / "o2" / "projected_w.npz").is_file()
     capsys.readouterr()
+    (tmp_path / "bad.pt").write_bytes(b"junk")
+    assert main(["project", SG2, "--target", str(tmp_path / "t.png"), "--lpips", str(tmp_path / "bad.pt"),
+                 "--outdir", str(o)]) == 2
+    assert "plain state dict" in capsys.readouterr().err
     (tmp_path / "bad.png").write_bytes(b"not an image")
     assert main(["project", SG2, "--target", str(tmp_path / "bad.png"), "--outdir", str(o)]) == 2
     err = capsys.readouterr().err.strip()
