@@ -39,6 +39,17 @@ class DirectionsSettings:
     names: list = field(default_factory=list)         # [K] names ('' = unnamed)
 
 
+def edit_arguments(edits: list, num_ws: int) -> list[str]:
+    """`images` arguments for a state's file edits: ['--edit', 'FILE:INDEX:STRENGTH:LAYERS', ...] (layers always
+    written out: without them the command would use the file's own). Vector edits have no command-line form."""
+    out = []
+    for e in edits:
+        if "file" in e:
+            layers = e.get("layers") if e.get("layers") is not None else list(range(num_ws))
+            out += ["--edit", f"{e['file']}:{e['index']}:{float(e['strength'])!r}:{format_seeds(layers)}"]
+    return out
+
+
 class DirectionsPanel(Panel):
     title = "Semantic directions"
     Settings = DirectionsSettings
@@ -279,12 +290,7 @@ class DirectionsPanel(Panel):
         state = self.ctx.current_state()
         line, _lost = command_line(state)
         args = shlex.split(line)
-        extra = []
-        for e in state.edits:
-            if "file" not in e:
-                continue
-            layers = e["layers"] if e["layers"] is not None else list(range(self.info.num_ws if self.info else 1))
-            extra += ["--edit", f"{e['file']}:{e['index']}:{e['strength']!r}:{format_seeds(layers)}"]
+        extra = edit_arguments(state.edits, self.info.num_ws if self.info else 1)
         if state.w is not None and "--seeds" in args:     # an explicit w (a projection) travels as a file
             i = args.index("--seeds")
             args[i:i + 2] = ["--w", self.w_file(state.w)]
