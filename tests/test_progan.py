@@ -22,6 +22,7 @@ from networks.pickles import TFNetworkRecord
 from networks.progressive import set_lod
 from networks.tf_progressive import convert_progan_discriminator, convert_progan_generator
 
+from gui_harness import make_app, xvfb_display  # noqa: F401  (fixtures of the window test)
 from test_stylegan1 import close, hooked
 
 DATA = pathlib.Path(__file__).parent / "data" / "nvidia-compat" / "progan-32"
@@ -291,3 +292,49 @@ def test_engine_seeds_and_inapplicable_controls():
     assert np.array_equal(render(G, RenderState(x=2.0, trunc_psi=0.3, mix_seed=5, mix_mask=[True])).image, plain)
     # The seed plane blends the normalised latents between seeds.
     assert not np.array_equal(render(G, RenderState(x=2.5)).image, plain)
+
+
+# ------------------------------------------------------------------------------------------ the window
+
+
+@pytest.mark.gui
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_window_controls_for_stylegan_v1_and_progan(make_app, tmp_path, capsys):
+    import shlex
+
+    import dearpygui.dearpygui as dpg
+    from PIL import Image
+
+    from explorer.cli import main
+    from gui_harness import engine_image, fire, image_on_screen, screenshot, wait_idle
+    sg1 = str(DATA.parent / "sg1-32" / "network.pkl")
+    app = make_app(sg1)
+    wait_idle(app)
+    tr, mixing, transform = app.panels["truncation"], app.panels["mixing"], app.panels["transform"]
+    assert app.info.arch == "stylegan" and dpg.is_item_shown(tr.noise_group)
+    assert dpg.get_item_configuration(tr.widgets["psi"])["enabled"]
+    assert "stylegan has no input transform" in dpg.get_value(transform.note)
+    fire(app.panels["latent"].seed_input, 2)
+    fire(tr.psi_slider, 0.7)
+    fire(mixing.widgets["mix_seed"], 1)
+    mixing.preset("coarse")                       # StyleGAN's band: the 4-8 px rows
+    wait_idle(app)
+    assert [i for i, v in enumerate(app.last_state.mix_mask) if v] == [0, 1, 2, 3]
+    np.testing.assert_array_equal(image_on_screen(app, screenshot(app, str(tmp_path / "a.png"))),
+                                  engine_image(sg1, app.last_state))
+    line = app.panels["capture"].copy_command()
+    argv = shlex.split(line)
+    argv[argv.index("--outdir") + 1] = str(tmp_path / "out")
+    assert main(argv[1:]) == 0
+    capsys.readouterr()
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "seed0002.png")), app.last_result.image)
+    # ProGAN: no truncation, no styles to mix, no noise: disabled or hidden, each with its reason.
+    pg = str(DATA / "network.pkl")
+    app.open_network(pg)
+    wait_idle(app)
+    assert app.info.arch == "progan" and not dpg.is_item_shown(tr.noise_group)
+    assert not dpg.get_item_configuration(tr.widgets["psi"])["enabled"] and dpg.is_item_shown(tr.no_truncation)
+    assert dpg.is_item_shown(mixing.no_mixing) and mixing.toggles == [] and not any(app.last_state.mix_mask)
+    np.testing.assert_array_equal(image_on_screen(app, screenshot(app, str(tmp_path / "b.png"))),
+                                  engine_image(pg, app.last_state))
