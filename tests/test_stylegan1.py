@@ -434,3 +434,18 @@ def test_engine_seed_truncation_mixing_and_layers():
         render(G, RenderState(x=0.0, force_fp32=True))
     close(store["b8.conv1"][0, :4], e["act__8x8/Conv1/StyleMod"], 1e-3, "captured b8.conv1")
     close(store["b32.torgb"][0], e["img_psi1"][0], 1e-3, "captured b32.torgb")
+
+
+def test_engine_sticking_average():
+    from explorer.engine import RenderState, render
+    from explorer.engine.sticking import sticking_average
+    from explorer.errors import UserError
+    _, _, nets = fixture()
+    G = nets["G_ema"]
+    state = RenderState(x=1.0, force_fp32=True)
+    avg = sticking_average(G, state, "latent_walk", frames=4, radius=0.5)
+    frames = [render(G, state.replace(x=1.0 + 0.5 * math.cos(a), y=0.5 * math.sin(a))).image.astype(float)
+              for a in (0.0, math.pi / 2, math.pi, 3 * math.pi / 2)]
+    assert np.abs(avg.astype(int) - np.rint(np.mean(frames, 0))).max() <= 1
+    with pytest.raises(UserError, match="stylegan"):       # the translation sweep needs StyleGAN3's input transform
+        sticking_average(G, state, "translate", frames=2)
