@@ -105,8 +105,9 @@ def wait_idle(app, timeout_s: float = 60.0, min_frames: int = 3) -> None:
     while True:
         app.step()
         frames += 1
-        settled = (not app._dirty and app.worker.idle and app.last_handled is not None
-                   and app.last_handled.state == app.last_state)
+        # No network (a failed load) is settled too: nothing is sent to the worker then.
+        settled = (not app._dirty and app.worker.idle and (app.last_state is None or (
+                   app.last_handled is not None and app.last_handled.state == app.last_state)))
         if settled and frames >= min_frames:
             return
         if time.monotonic() > deadline:

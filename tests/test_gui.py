@@ -56,7 +56,8 @@ class _Boom:
         return (os.system, ("touch /tmp/sg-explorer-pwned",))
 
 
-def test_hostile_and_corrupt_pickles_show_an_error_and_keep_the_network(make_app, tmp_path):
+def test_hostile_and_corrupt_pickles_show_the_error_and_no_network(make_app, tmp_path):
+    import dearpygui.dearpygui as dpg
     app = make_app(SG2)
     wait_idle(app)
     shown = app.last_result.image.copy()
@@ -74,7 +75,12 @@ def test_hostile_and_corrupt_pickles_show_an_error_and_keep_the_network(make_app
         assert app.step()                                   # the window is still running
         assert net.error.startswith(f"could not load {bad}") and "\n" not in net.error
         assert "Traceback" not in net.error
-        assert net.s.path == SG2 and app.last_state.checkpoint == SG2 and app.info.path == SG2
+        # The failed-load rule: the error stays, no network, the view empty and its caption says why.
+        assert net.s.path == "" and app.last_state is None and app.info is None and app.main.shown is None
+        assert app.main.caption == f"nothing shown: {net.error}"
+        assert dpg.get_value(app.error_text) == net.error
+        net.open(SG2)                                       # the previous network is one load away
+        wait_idle(app)
         np.testing.assert_array_equal(app.last_result.image, shown)
     assert not marker.exists()
 

@@ -38,7 +38,8 @@ from explorer.gui.panels.training import TrainingPanel
 from explorer.gui.panels.transform import TransformPanel
 from explorer.gui.panels.truncation import TruncationPanel
 from explorer.gui.panels.video import VideoDialog
-from explorer.gui.viewer import ImageView
+from explorer.gui.mainview import TOOLBAR_H, MainView
+from explorer.gui.recall import recall_state
 
 LEFT_WIDTH = 440
 WORKER_NICE = 5        # render thread's nice increment: on a busy 2-core machine the window keeps its frame rate
@@ -121,10 +122,12 @@ class App:
         self.texture_registry = dpg.add_texture_registry()
         ctx = PanelContext(request_render=self.request_render, current_state=self.current_state, notify=self.notify,
                            open_network=self.open_network, texture_registry=self.texture_registry,
-                           open_run=lambda path: self.panels["training"].open_run(path))
+                           open_run=lambda path: self.panels["training"].open_run(path),
+                           network_opened=self._network_opened)
         self.ctx = ctx
         cache_source = lambda: self.cache     # the engine locks a network while it changes its transform
-        self.video = VideoDialog(ctx, cache_source)
+        self.video = VideoDialog(ctx, cache_source, recall=lambda state: recall_state(self.panels, state),
+                                 pos=(LEFT_WIDTH + 30, 60))
         self.panels = {
             "network": NetworkPanel(ctx),
             "latent": LatentPanel(ctx),
@@ -142,7 +145,9 @@ class App:
         }
         self.panels["performance"].s.fps_cap = self.opts.fps_cap
         self.panels["performance"].s.device = self.opts.device
-        self.view = ImageView(self.texture_registry)
+        self.main = MainView(self.texture_registry, cache_source, self.panels["layers"], self.panels["sticking"],
+                             lambda: self.panels["capture"].s.folder, self.notify)
+        self.view = self.main.view
         self._build_window()
         self.video.build()
         if not reuse:
@@ -170,7 +175,7 @@ class App:
                             panel.build(header)
                         panel.header = header
                 with dpg.child_window(height=-28, no_scrollbar=True) as self.right:
-                    self.view.build(self.right)
+                    self.main.build(self.right)
                     self.error_text = dpg.add_text("", color=(255, 110, 110), parent=self.right)
             self.status_text = dpg.add_text("")
         theme.bind_see_through(self.main_window)
@@ -178,28 +183,55 @@ class App:
         self.controls = Controls(step_seed=latent.step_seed, toggle_animations=self.toggle_animations,
                                  zoom_view=self.view.zoom_step, view_hovered=self.view.hovered,
                                  drag_targets=[DragTarget(latent.pad_hovered, latent.drag_pad),
-                                               DragTarget(self.view.hovered, self.view.drag)])
+                                               DragTarget(self.view.near_divider, self.view.drag_divider),
+                                               DragTarget(self.view.hovered, self.view.drag)],
+                                 fit_view=self.view.fit)
         self.controls.register()
         self._update_status()
 
     def _restore_start_state(self) -> None:
-        data = None
+        data, source = None, None
         if self.opts.session:
-            data = session_io.load(self.opts.session)        # raises UserError on a bad file
+            data, source = session_io.load(self.opts.session), self.opts.session   # UserError on a bad file
         elif self.opts.restore_last_session:
-            data = session_io.load_quiet(userconfig.last_session_path())
+            source = userconfig.last_session_path()
+            data = session_io.load_quiet(source)
         if data:
+            notes = session_io.absolutize(data, os.path.dirname(os.path.abspath(source)))
+            if self.opts.checkpoints:
+                # An explicit checkpoint wins: the session's network and followed run folder are not opened.
+                session_io.drop_sources(data)
             self.apply_session(data)
+            if notes:
+                self.notify("; ".join(notes))
         if self.opts.checkpoints:
             self.open_network(self.opts.checkpoints[0])      # a folder goes to the training panel
             if len(self.opts.checkpoints) > 1:
-                self.panels["sticking"].set(second_pkl=self.opts.checkpoints[1])
+                self.panels["sticking"].set(second_pkl=os.path.abspath(self.opts.checkpoints[1]))
         elif not self.panels["network"].s.path and not self.panels["network"].requested:
             default = self.opts.default_checkpoint
             if default and os.path.exists(default):
                 self.open_network(default)
             else:
                 self.panels["network"].show_error("no network loaded: open a checkpoint (.pkl file, URL or run folder)")
+        self._show_if_no_network()
+
+    def _show_if_no_network(self) -> None:
+        """The one rule for a failed or missing load: no network, an empty view, and the reason in the caption."""
+        net = self.panels["network"]
+        if not net.s.path and not net.requested:
+            self.last_result, self.last_state, self.info = None, None, None
+            self._update_status()
+            self.main.clear(f"nothing shown: {net.error or 'no network loaded'}")
+
+    def _network_opened(self, path: str) -> None:
+        """A network is being opened: a training run it is not part of is no longer followed (else the run's next
+        snapshot would replace the user's choice)."""
+        training = self.panels["training"]
+        run = training.s.run_dir
+        if run and not os.path.abspath(path).startswith(os.path.abspath(run) + os.sep):
+            training.stop_following()
+            self.notify(f"stopped following {run}: {os.path.basename(path)} was opened")
 
     # ---- services for panels -----------------------------------------------------------------------------
     def _load_network(self, state: RenderState):
@@ -254,6 +286,7 @@ class App:
         if self._dirty:
             self._submit()
         self.video.tick()
+        self.main.tick()
         self._follow_viewport()
         result = self.worker.poll()
         if result is not None:
@@ -273,7 +306,10 @@ class App:
     def _submit(self) -> None:
         self._dirty = False
         state = self.build_state()
-        if state != self.last_state and state.checkpoint:
+        if not state.checkpoint:
+            self._show_if_no_network()
+            return
+        if state != self.last_state:
             self.last_state = state
             self.worker.submit(state)
 
@@ -287,8 +323,9 @@ class App:
     def _follow_viewport(self) -> None:
         self._fit_main_window()
         size = (dpg.get_item_rect_size(self.right) if dpg.does_item_exist(self.right) else None)
-        if size and size[0] > 0 and (size[0] - 16, size[1] - 40) != (self.view.width, self.view.height):
-            self.view.resize(size[0] - 16, size[1] - 40)
+        want = (size[0] - 16, size[1] - 40 - TOOLBAR_H) if size else None
+        if size and size[0] > 0 and want != (self.view.width, self.view.height):
+            self.view.resize(*want)
 
     def _on_result(self, result: RenderResult) -> None:
         self.last_handled = result
@@ -304,12 +341,14 @@ class App:
             panel.on_result(result)
         self._update_status(result)
         if result.error:
-            self.notify(result.error)
+            net = self.panels["network"]
+            self.notify(net.error if net.error and not net.s.path else result.error)
+            self._show_if_no_network()
             return
         self.last_result = result
         self.notify("")
         if result.image is not None:
-            self.view.show(result.image, (result.display or {}).get("image"))
+            self.main.on_result(result)
 
     def _on_network_loaded(self, info: NetworkInfo) -> None:
         self.info = info
@@ -354,7 +393,9 @@ class App:
 
     # ---- session -----------------------------------------------------------------------------------------
     def session_data(self) -> dict:
-        return session_io.make(self.panels, session_io.window_layout(self.panels, self.view))
+        layout = session_io.window_layout(self.panels, self.view)
+        layout["main_view"] = self.main.save()
+        return session_io.make(self.panels, layout)
 
     def save_session(self, path: str) -> None:
         """Writes the session JSON atomically; OSError when the file cannot be written."""
@@ -368,6 +409,7 @@ class App:
         session_io.apply(data, self.panels)
         layout = data.get("layout")
         session_io.apply_layout(layout if isinstance(layout, dict) else {}, self.panels, self.view)
+        self.main.restore((layout or {}).get("main_view") if isinstance(layout, dict) else None)
         self._dirty = True
 
     # ---- run / close -------------------------------------------------------------------------------------
@@ -393,6 +435,7 @@ class App:
             if stop:
                 stop()
         self.video.stop()
+        self.main.stop()
         if self.worker is not None:
             self.worker.close()
         for texture in self._textures():

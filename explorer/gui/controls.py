@@ -1,6 +1,7 @@
 """Keyboard and mouse of the explorer window.
 
-Arrows step the seed (left / right: x, up / down: the plane's y), space starts or stops the animations; none of
+Arrows step the seed (left / right: x, up / down: the plane's y), space starts or stops the animations, F fits
+the main view; none of
 them act while a text or number field is being typed in. The mouse wheel zooms the image view; a left drag that
 begins on a drag target (the image view pans, the latent panel's seed pad moves the seed-plane point) goes to
 that target until the button is released.
@@ -35,8 +36,10 @@ def typing_item_active() -> bool:
 class Controls:
     def __init__(self, step_seed: Callable[[int, int], None], toggle_animations: Callable[[], None],
                  zoom_view: Callable[[int], None], view_hovered: Callable[[], bool],
-                 drag_targets: Sequence[DragTarget]):
-        """step_seed(dx, dy) moves the seed-plane point by whole seeds; zoom_view(+1 | -1) zooms."""
+                 drag_targets: Sequence[DragTarget], fit_view: Optional[Callable[[], None]] = None):
+        """step_seed(dx, dy) moves the seed-plane point by whole seeds; zoom_view(+1 | -1) zooms; fit_view()
+        is the F key."""
+        self._fit = fit_view
         self._step_seed, self._toggle = step_seed, toggle_animations
         self._zoom, self._view_hovered = zoom_view, view_hovered
         self._targets = list(drag_targets)
@@ -55,11 +58,14 @@ class Controls:
     def on_key(self, key: int) -> bool:
         """Handles a key press; True when it did something."""
         steps = {dpg.mvKey_Right: (1, 0), dpg.mvKey_Left: (-1, 0), dpg.mvKey_Up: (0, 1), dpg.mvKey_Down: (0, -1)}
-        if key not in steps and key != dpg.mvKey_Spacebar:
+        fit = self._fit is not None and key == dpg.mvKey_F
+        if key not in steps and key != dpg.mvKey_Spacebar and not fit:
             return False
         if typing_item_active():
             return False
-        if key == dpg.mvKey_Spacebar:
+        if fit:
+            self._fit()
+        elif key == dpg.mvKey_Spacebar:
             self._toggle()
         else:
             self._step_seed(*steps[key])

@@ -2,7 +2,8 @@
 
 {"format": "sg-explorer-session", "version": 1, "panels": {key: settings}, "layout": {...}}.
 Saved atomically; a bad file is a one-line UserError when the user named it, ignored when it is the
-automatic last session.
+automatic last session. Paths are stored absolute, so a session opened from another folder finds the same
+files; a relative path in an older file is resolved against the session file's folder, or dropped with a note.
 """
 from __future__ import annotations
 
@@ -16,8 +17,52 @@ FORMAT = "sg-explorer-session"
 VERSION = 1
 
 
+# (panel, field) of every setting that names a file or folder.
+PATH_FIELDS = (("network", "path"), ("sticking", "second_pkl"), ("training", "run_dir"), ("directions", "file"),
+               ("projection", "target"), ("capture", "folder"), ("video", "path"))
+# Fields that make a restored session open something: an explicit command-line checkpoint replaces them.
+SOURCE_FIELDS = (("network", "path"), ("training", "run_dir"))
+
+
+def _is_url(p: str) -> bool:
+    return p.startswith(("http://", "https://"))
+
+
 def make(panels: dict, layout: dict) -> dict:
-    return {"format": FORMAT, "version": VERSION, "panels": {k: p.save() for k, p in panels.items()}, "layout": layout}
+    data = {"format": FORMAT, "version": VERSION, "panels": {k: p.save() for k, p in panels.items()}, "layout": layout}
+    for key, name in PATH_FIELDS:
+        settings = data["panels"].get(key)
+        value = settings.get(name) if isinstance(settings, dict) else None
+        if isinstance(value, str) and value and not _is_url(value):
+            settings[name] = os.path.abspath(value)
+    return data
+
+
+def absolutize(data: dict, folder: str) -> list:
+    """Makes the session's relative paths absolute, against `folder` (the session file's); a relative path
+    that names nothing there is dropped. Returns one note per dropped path."""
+    notes = []
+    saved = data.get("panels") if isinstance(data.get("panels"), dict) else {}
+    for key, name in PATH_FIELDS:
+        settings = saved.get(key)
+        value = settings.get(name) if isinstance(settings, dict) else None
+        if not isinstance(value, str) or not value or _is_url(value) or os.path.isabs(value):
+            continue
+        resolved = os.path.normpath(os.path.join(folder, value))
+        if os.path.exists(resolved) or (key, name) in (("capture", "folder"), ("video", "path")):
+            settings[name] = resolved       # outputs need not exist yet
+        else:
+            settings[name] = ""
+            notes.append(f"session: dropped relative path {value!r} ({key}): not found beside the session file")
+    return notes
+
+
+def drop_sources(data: dict) -> None:
+    """Forgets what the session would open (its network, its followed run), keeping every other setting."""
+    saved = data.get("panels") if isinstance(data.get("panels"), dict) else {}
+    for key, name in SOURCE_FIELDS:
+        if isinstance(saved.get(key), dict):
+            saved[key].pop(name, None)
 
 
 def apply(data: dict, panels: dict) -> None:

@@ -36,13 +36,26 @@ def write_json(path: str | os.PathLike, data: dict) -> None:
     atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True))
 
 
+def _usable(p) -> bool:
+    return isinstance(p, str) and (os.path.isabs(p) or p.startswith(("http://", "https://")))
+
+
 def load_recent() -> list[str]:
+    """Absolute paths and URLs, newest first; relative entries of older versions are left out (they named a
+    file relative to wherever the explorer was started: see dropped_recent)."""
     data = read_json(config_dir() / "recent.json") or {}
-    return [p for p in data.get("recent", []) if isinstance(p, str)]
+    return [p for p in data.get("recent", []) if _usable(p)]
+
+
+def dropped_recent() -> list[str]:
+    """The recent list's relative entries, which load_recent leaves out."""
+    data = read_json(config_dir() / "recent.json") or {}
+    return [p for p in data.get("recent", []) if isinstance(p, str) and not _usable(p)]
 
 
 def add_recent(path: str) -> list[str]:
-    """Moves `path` to the top of the recent list and saves it; returns the new list."""
+    """Moves `path` (made absolute) to the top of the recent list and saves it; returns the new list."""
+    path = path if path.startswith(("http://", "https://")) else os.path.abspath(path)
     recent = [path] + [p for p in load_recent() if p != path]
     recent = recent[:MAX_RECENT]
     try:

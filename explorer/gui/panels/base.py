@@ -48,6 +48,7 @@ class PanelContext:
     open_network: Callable[[str], None]            # ask the network panel to load a path
     texture_registry: Any = None
     open_run: Optional[Callable[[str], bool]] = None   # follow a training run folder (training panel)
+    network_opened: Optional[Callable[[str], None]] = None   # a network load starts (the app stops a stale follow)
 
 
 class Panel:

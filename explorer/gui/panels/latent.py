@@ -16,6 +16,18 @@ from explorer.gui.engine_link import RenderState, seed_plane_weights
 from explorer.gui.panels.base import Panel, replace
 
 PAD = 120                   # pad size, screen px = one seed
+PAD_MARGIN = 12             # px left and right of the pad's square
+PAD_TOP = 16                # px above and below it: the corner seeds sit there, inside the drawlist
+CHAR_W = 7.0                # width of a digit of the 12 px corner labels, px (generous: labels never clip)
+
+
+def corner_label_pos(dx: int, dy: int, text: str) -> tuple:
+    """Drawlist position of corner (dx, dy)'s seed label: above the top corners, below the bottom ones, left-
+    aligned at the left corners and right-aligned at the right ones, so the whole number stays inside."""
+    o, top = PAD_MARGIN, PAD_TOP
+    x = o if dx == 0 else o + PAD - len(text) * CHAR_W
+    y = top - 14 if dy == 0 else top + PAD + 1
+    return (max(0.0, x), y)
 
 
 @dataclass
@@ -46,14 +58,14 @@ class LatentPanel(Panel):
             self.class_input = self.bind(dpg.add_input_int, "class_idx", label="class", min_value=0, min_clamped=True,
                                          width=160, show=False)
             with dpg.group(horizontal=True):
-                self.pad = dpg.add_drawlist(PAD + 40, PAD + 24)
+                self.pad = dpg.add_drawlist(PAD + 2 * PAD_MARGIN, PAD + 2 * PAD_TOP)
                 self.weights_text = dpg.add_text("")
         self._draw_pad()
 
     def _draw_pad(self) -> None:
         """The cell of the seed plane around (x, y): corner seeds, the point, and the bilinear weights.
         Items are made once and moved afterwards (this runs every frame of an animation)."""
-        o, top = 20, 12
+        o, top = PAD_MARGIN, PAD_TOP
         if not getattr(self, "_pad_items", None):
             dpg.draw_rectangle((o, top), (o + PAD, top + PAD), color=(150, 150, 150), parent=self.pad)
             corners = [dpg.draw_text((0, 0), "", size=12, color=(170, 170, 170), parent=self.pad) for _ in range(4)]
@@ -64,8 +76,7 @@ class LatentPanel(Panel):
         step = RenderState().step_y
         for k, (dx, dy) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
             seed = ((fx + dx) + (fy + dy) * step) % 2 ** 32
-            pos = (o + dx * PAD - (16 if dx == 0 else -3), top + dy * PAD - (12 if dy == 0 else 0))
-            dpg.configure_item(corners[k], pos=pos, text=str(seed))
+            dpg.configure_item(corners[k], pos=corner_label_pos(dx, dy, str(seed)), text=str(seed))
         dpg.configure_item(dot, center=(o + (self.s.x - fx) * PAD, top + (self.s.y - fy) * PAD))
         weights = seed_plane_weights(self.s.x, self.s.y, step)
         dpg.set_value(self.weights_text, "\n".join(f"seed {sd}: {w:.3f}" for sd, w in weights))

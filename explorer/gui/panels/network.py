@@ -1,9 +1,11 @@
 """Network panel: open a checkpoint (file dialog, typed path or URL, recent list), G_ema / G, its facts.
 
-A load happens on the render worker; the panel keeps the previous network until the new one rendered,
-and on an error shows the one-line message and goes back to the previous one. A folder is handed to
-the training panel, which follows its newest snapshot. The recent list lives in the per-user config
-folder (explorer.gui.userconfig).
+A load happens on the render worker; the panel keeps the previous network on screen until the new one
+rendered. One rule for a failed load (a missing file, a refused or broken pickle, at start or later): the
+one-line error stays, no network is shown (never a silent fall-back to another network, never a black
+image passed off as a render) and the main view says so; the previous network is one click away in the
+recent list. A folder is handed to the training panel, which follows its newest snapshot. Paths are made
+absolute; the recent list lives in the per-user config folder (explorer.gui.userconfig).
 """
 from __future__ import annotations
 
@@ -43,7 +45,11 @@ class NetworkPanel(Panel):
                                               callback=lambda _s, v: self.open(v))
             self.network_radio = dpg.add_radio_button(["G_ema", "G"], default_value=self.s.network, horizontal=True,
                                                       callback=self._on_network_choice)
-            self.info_text = dpg.add_text("no network loaded")
+            self.info_text = dpg.add_text("no network loaded", wrap=0)   # wraps at the panel's edge, never clipped
+            dropped = userconfig.dropped_recent()
+            if dropped:
+                dpg.add_text(f"recent list: {len(dropped)} relative path(s) of an older version left out "
+                             f"(open those files once more)", wrap=0, color=(200, 170, 90))
             self.error_text = dpg.add_text("", color=(255, 110, 110), wrap=0)
         self.file_dialog = file_dialog(".pkl", self.open)
 
@@ -58,12 +64,16 @@ class NetworkPanel(Panel):
         if not path:
             self.show_error("no checkpoint given: type a path or URL, or pick a file")
             return
-        if not path.startswith(("http://", "https://")) and not os.path.exists(path):
-            self.show_error(f"{path}: no such file")
-            return
+        if not path.startswith(("http://", "https://")):
+            path = os.path.abspath(os.path.expanduser(path))
+            if not os.path.exists(path):
+                self._failed(f"{path}: no such file")
+                return
         if os.path.isdir(path) and self.ctx.open_run is not None:
             self.ctx.open_run(path)        # it calls open() again with the newest snapshot
             return
+        if self.ctx.network_opened is not None:
+            self.ctx.network_opened(path)
         self.requested = path
         dpg.set_value(self.path_input, path)
         self.show_error("")
@@ -76,6 +86,13 @@ class NetworkPanel(Panel):
         if message:
             self.ctx.notify(message)
 
+    def _failed(self, message: str) -> None:
+        """The failed-load rule: no network, the error kept on screen."""
+        self.requested, self.s.path, self.info = None, "", None
+        self.show_error(message)
+        self._show_info()
+        self.ctx.request_render()   # the app sees no checkpoint and empties the view
+
     def apply(self, state):
         return replace(state, checkpoint=self.requested or self.s.path or "", which=self.s.network)
 
@@ -84,10 +101,7 @@ class NetworkPanel(Panel):
         if self.requested is None or result.state.checkpoint != self.requested:
             return
         if result.error:
-            self.requested = None
-            self.show_error(f"could not load {result.state.checkpoint}: {result.error}")
-            self._show_info()
-            self.ctx.request_render()   # render the previous network again
+            self._failed(f"could not load {result.state.checkpoint}: {result.error}")
             return
         self.s.path, self.requested = result.state.checkpoint, None
         dpg.configure_item(self.recent_combo, items=userconfig.add_recent(self.s.path))

@@ -53,6 +53,7 @@ def average_networks(cache, state, pkls: list, mode: str, frames: int, layer: Op
             image, note = None, _one_line(e)
         if cancel.is_set():
             return None
+        progress((k + 1) / len(pkls))      # this network's share is done, also when it could not run the sweep
         out.append((image, note))
     return out
 
@@ -126,6 +127,7 @@ class StickingPanel(Panel):
         if not job.done.is_set():
             return False
         self.job = None
+        dpg.set_value(self.progress, 1.0 if job.result is not None and not job.error else job.progress)
         if job.error:
             dpg.set_value(self.status, job.error)
             self.ctx.notify(f"texture sticking: {job.error}")

@@ -49,7 +49,10 @@ class TrainingPanel(Panel):
             with dpg.group(horizontal=True):
                 self.dir_input = self.bind(dpg.add_input_text, "run_dir", hint="training run folder", width=-120)
                 dpg.add_button(label="Open", callback=lambda *_: self.open_run(self.s.run_dir))
-            self.bind(dpg.add_checkbox, "follow", label="reload when a new snapshot appears")
+            with dpg.group(horizontal=True):
+                self.bind(dpg.add_checkbox, "follow", label="reload when a new snapshot appears")
+                self.stop_button = dpg.add_button(label="Stop following", callback=lambda *_: self.stop_following())
+            self.following_text = dpg.add_text("not following a run", wrap=0)
             self.status = dpg.add_text("")
 
     def on_setting(self, field: str) -> None:
@@ -60,8 +63,9 @@ class TrainingPanel(Panel):
         if not os.path.isdir(run_dir):
             self.ctx.notify(f"{run_dir or '(empty)'}: not a folder")
             return False
-        self.s.run_dir = run_dir
+        self.s.run_dir = os.path.abspath(run_dir)
         self.sync_widgets()
+        dpg.set_value(self.following_text, f"following {self.s.run_dir}")
         self.loaded = None
         found = self.poll(force=True)
         if not found:
@@ -87,6 +91,15 @@ class TrainingPanel(Panel):
             self.poll()
         return False
 
+    def stop_following(self) -> None:
+        """Forgets the run folder: no more polling, no more loads from it (the shown network stays)."""
+        self.s.run_dir, self.loaded = "", None
+        self.sync_widgets()
+        dpg.set_value(self.following_text, "not following a run")
+        dpg.set_value(self.status, "")
+
     def restore(self, data: dict) -> None:
         super().restore(data)
         self.loaded = None   # the network panel restores the network itself
+        dpg.set_value(self.following_text, f"following {self.s.run_dir} (restored session)" if self.s.run_dir
+                      else "not following a run")

@@ -15,11 +15,12 @@ from explorer.gui.panels.background import BackgroundJob
 KINDS = ("linear", "cubic")
 
 
-def export_recipe(cache: NetworkCache, recipe: Recipe, path: str, progress, cancel) -> bool:
+def export_recipe(cache: NetworkCache, recipe: Recipe, path: str, progress, cancel, size=None) -> bool:
     """Writes the recipe's video with export_video (beside it: the recipe JSON and the command line that re-runs
-    it); progress(fraction 0..1). False when cancelled, in which case no file is left."""
+    it); size (width, height) resizes the frames as `video --size` does, None = the network's size;
+    progress(fraction 0..1). False when cancelled, in which case no file is left."""
     first = recipe.keyframes[0].state
-    spec = VideoSpec(output=path, fps=recipe.fps, which=first.which, device=first.device, batch=1)
+    spec = VideoSpec(output=path, fps=recipe.fps, which=first.which, device=first.device, batch=1, size=size)
     try:
         export_video(spec, progress=lambda done, total: progress(done / max(total, 1)), cancel=cancel, cache=cache,
                      recipe=recipe)
@@ -35,6 +36,8 @@ class VideoSettings:
     path: str = "explorer-video.mp4"   # .mp4 | .webm | .gif | folder/ (numbered PNGs)
     loop: bool = False                 # the last keyframe leads back into the first
     kind: str = "linear"               # 'linear' | 'cubic' (smooth through the keyframes)
+    width: int = 0                     # output frame size, px (as `video --size WxH`); 0 = the network's size
+    height: int = 0
 
 
 def keyframe_label(i: int, state) -> str:
@@ -58,8 +61,11 @@ class VideoDialog:
     """Public interface (the app and its tests): build, open, tick, stop; add_current, move, delete, select;
     s (VideoSettings), keyframes (RenderStates in order), recipe(), export(), cancel(), job, status, progress."""
 
-    def __init__(self, ctx, cache_source: Callable):
+    def __init__(self, ctx, cache_source: Callable, recall: Optional[Callable] = None, pos=(460, 60)):
+        """recall(state) puts a selected keyframe's state back into the window; pos: where the dialog opens
+        (beside the controls, over the image)."""
         self.ctx = ctx
+        self._recall, self._pos = recall, pos
         self.s = VideoSettings()
         self.keyframes: list = []
         self.job: Optional[BackgroundJob] = None
@@ -68,13 +74,13 @@ class VideoDialog:
         self._t_start = 0.0
 
     def build(self) -> None:
-        with dpg.window(label="Export video", show=False, width=560, height=440) as self.window:
+        with dpg.window(label="Export video", show=False, width=560, height=470, pos=self._pos) as self.window:
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Add current state", callback=lambda *_: self.add_current())
                 dpg.add_button(label="Up", callback=lambda *_: self.move(-1))
                 dpg.add_button(label="Down", callback=lambda *_: self.move(+1))
                 dpg.add_button(label="Delete", callback=lambda *_: self.delete())
-            self.list = dpg.add_listbox([], num_items=8, width=-1)
+            self.list = dpg.add_listbox([], num_items=8, width=-1, callback=lambda *_: self.recall_selected())
             self.frames_input = dpg.add_input_int(label="frames between keys", default_value=self.s.frames_between,
                                                   min_value=0, min_clamped=True, width=120,
                                                   callback=lambda _s, v: setattr(self.s, "frames_between", v))
@@ -87,6 +93,13 @@ class VideoDialog:
                                                 width=100, callback=lambda _s, v: setattr(self.s, "kind", v))
             self.path_input = dpg.add_input_text(label="file (.mp4 .webm .gif or folder/)", default_value=self.s.path,
                                                  width=300, callback=lambda _s, v: setattr(self.s, "path", v))
+            with dpg.group(horizontal=True):
+                self.width_input = dpg.add_input_int(label="x", default_value=self.s.width, min_value=0,
+                                                     min_clamped=True, max_value=8192, max_clamped=True, width=100,
+                                                     callback=lambda _s, v: setattr(self.s, "width", v))
+                self.height_input = dpg.add_input_int(label="output size px (0 = network's)", default_value=self.s.height,
+                                                      min_value=0, min_clamped=True, max_value=8192, max_clamped=True,
+                                                      width=100, callback=lambda _s, v: setattr(self.s, "height", v))
             with dpg.group(horizontal=True):
                 self.export_button = dpg.add_button(label="Export", callback=lambda *_: self.export())
                 self.cancel_button = dpg.add_button(label="Cancel", callback=lambda *_: self.cancel())
@@ -114,7 +127,22 @@ class VideoDialog:
         return labels.index(value) if value in labels else None
 
     def select(self, i: int) -> None:
+        """Selects keyframe i and shows its state in the window."""
         self._refresh(i)
+        self.recall_selected()
+
+    def recall_selected(self) -> None:
+        i = self.selected()
+        if i is not None and self._recall is not None:
+            note = self._recall(self.keyframes[i])
+            dpg.set_value(self.status, note or f"keyframe {i + 1} shown")
+
+    def size(self) -> Optional[tuple]:
+        """(width, height) of the output, None for the network's own size; a 0 side keeps the aspect (square)."""
+        w, h = int(self.s.width), int(self.s.height)
+        if not w and not h:
+            return None
+        return (w or h, h or w)
 
     def add_current(self) -> None:
         """Appends the state the window shows now and selects it."""
@@ -167,9 +195,9 @@ class VideoDialog:
         except Exception as e:
             dpg.set_value(self.status, str(e))
             return False
-        cache = self._cache_source()
+        cache, size = self._cache_source(), self.size()
         self._path, self._t_start = path, time.monotonic()
-        self.job = BackgroundJob(lambda progress, cancel: export_recipe(cache, recipe, path, progress, cancel),
+        self.job = BackgroundJob(lambda progress, cancel: export_recipe(cache, recipe, path, progress, cancel, size),
                                  "video-export")
         dpg.set_value(self.progress, 0.0)
         dpg.configure_item(self.progress, overlay="")
