@@ -305,3 +305,9 @@ def test_cli_trains_a_conditional_progan(tmp_path, capsys):
     G = load_network_pkl(run / "network-snapshot-000000.pkl")["G_ema"]
     assert (G.img_resolution, G.c_dim, float(G.synthesis.lod)) == (16, 3, 0.0)
     assert json.loads((run / "training_options.json").read_text())["start_res"] == 8
+
+
+def test_bench_times_the_progressive_cfgs():
+    from networks.training.bench import bench_cfg
+    r = bench_cfg("progan", "cpu", batch=2, res=16, steps=1, cbase=128, cmax=16, zw_dim=16)
+    assert r.images_per_second > 0 and r.greg_s == 0 and r.dreg_s == 0    # no lazy regularisation to amortise
