@@ -69,10 +69,15 @@ SECTIONS = [
     ("train", "sg-explorer train",
      "Trains or fine-tunes StyleGAN2 / StyleGAN3-T / StyleGAN3-R on a data set zip, on the CPU or CUDA, in one "
      "or several processes. Each run gets its own folder with `stats.jsonl`, snapshots that resume exactly, "
-     "and image grids; `--resume latest` picks up from the newest snapshot in `--outdir`.",
+     "and image grids; `--resume latest` picks up from the newest snapshot in `--outdir`. `--cfg stylegan` "
+     "(v1: logistic loss, R1, style mixing 0.9) and `--cfg progan` (WGAN-GP with drift) grow progressively as "
+     "the papers: from `--start-res` (8 / 4 px), `--grow-kimg` (600) per fade-in and per stable phase, the "
+     "papers' minibatch and learning rate per resolution (`--batch` is the final resolution's; `stats.jsonl` "
+     "records `lod`); a snapshot taken mid-fade resumes exactly, and NVIDIA's TF pickles fine-tune fully grown.",
      ["sg-explorer train --cfg stylegan3-t --data data/photos-64.zip --outdir runs --batch 32 --gamma 2 --mirror",
       "sg-explorer train --cfg stylegan2 --data data/photos-64.zip --outdir runs --batch 32 --gamma 0.5 "
-      "--resume latest"]),
+      "--resume latest",
+      "sg-explorer train --cfg progan --data data/photos-64.zip --outdir runs --batch 32 --gamma 10 --mirror"]),
     ("bench", "sg-explorer bench",
      "Prints speed and memory figures (benchmarks, not tests): seconds per image and GFLOP/s of a full-size "
      "generator with the reference and the fast ops, peak memory, GUI frame rate and latency, video export and "
