@@ -34,8 +34,11 @@ SECTIONS = [
       "sg-explorer runs/00000-stylegan3-t-faces-gpus1-batch32-gamma2/"]),
     ("info", "sg-explorer info",
      "Describes a checkpoint without rendering: file format, architecture (stylegan2, stylegan3-t, "
-     "stylegan3-r), resolution, z / w / c sizes, number of ws, every synthesis layer with its output shape, "
-     "and parameter counts. `--json` prints the same as JSON.",
+     "stylegan3-r, stylegan, progan), resolution, z / w / c sizes, number of ws, the level of detail (`lod`) of "
+     "progressive-growing networks, every synthesis layer with its output shape, and parameter counts. `--json` "
+     "prints the same as JSON. ProGAN's single \"w\" is its pixel-normalised z: truncation and style mixing do not "
+     "apply. StyleGAN (v1) truncates only when asked (`--trunc 0.7 --trunc-cutoff 8` is what its TF `Gs.run` did "
+     "by default).",
      ["sg-explorer info stylegan3-r-afhqv2-512x512.pkl", "sg-explorer info network-snapshot-000200.pkl --json"]),
     ("images", "sg-explorer images",
      "Renders one PNG per seed, `seedNNNN.png`, with NVIDIA's seed convention and pixel conversion, so a seed "
