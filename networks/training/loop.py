@@ -1,7 +1,8 @@
 """The training loop: phases, lazy regularisation, G EMA, ADA, ticks, snapshots, exact resume.
 
 One step consumes one global minibatch of `batch` reals. Phases run in order Gmain, Greg, Dmain, Dreg
-(or Gboth / Dboth without lazy regularisation); a regularisation phase runs every `interval` steps with
+(or Gboth / Dboth without lazy regularisation; Dboth, Gboth for the progressive cfgs, whose schedule
+`networks.training.progressive.Grower` applies before each step); a regularisation phase runs every `interval` steps with
 its loss scaled by the interval, and its optimiser uses lr * c and betas ** c with c = I / (I + 1).
 Gradients are NVIDIA's: each chunk adds interval * grad(chunk mean loss), so a process's chunks sum,
 and processes average theirs. Randomness (latents, labels, noise, style mixing, augmentation) of each
@@ -182,6 +183,8 @@ class Trainer:
             else:
                 self.phases.append(Phase(name + "main", module, params, opt, 1))
                 self.phases.append(Phase(name + "reg", module, params, opt, interval))
+        if opts.progressive_options() is not None:   # NVIDIA's v1 / ProGAN loop trains D, then G.
+            self.phases.sort(key=lambda ph: ph.name[0] != "D")
 
     def _restore(self, data: dict) -> None:
         r = data["resume"]
