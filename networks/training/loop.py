@@ -2,8 +2,9 @@
 
 One step consumes one global minibatch of `batch` reals. Phases run in order Gmain, Greg, Dmain, Dreg
 (or Gboth / Dboth without lazy regularisation; Dboth, Gboth for the progressive cfgs, whose schedule
-`networks.training.progressive.Grower` applies before each step); a regularisation phase runs every `interval` steps with
-its loss scaled by the interval, and its optimiser uses lr * c and betas ** c with c = I / (I + 1).
+`networks.training.progressive.Grower` applies before each step); a regularisation phase runs every
+`interval` steps with its loss scaled by the interval, and its optimiser uses lr * c and betas ** c with
+c = I / (I + 1).
 Gradients are NVIDIA's: each chunk adds interval * grad(chunk mean loss), so a process's chunks sum,
 and processes average theirs. Randomness (latents, labels, noise, style mixing, augmentation) of each
 chunk is seeded from (seed, step, phase, global chunk index), so N processes see exactly the samples of
