@@ -90,7 +90,8 @@ class _TinyG(torch.nn.Module):
         super().__init__()
         self.fc = torch.nn.Linear(4, 2 * 4 * 4)
         self.mapping = lambda z, c, update_emas=False: z[:, None, :]
-        self.synthesis = lambda ws, noise_mode="random", update_emas=False: torch.tanh(self.fc(ws[:, 0])).view(-1, 2, 4, 4)
+        self.synthesis = lambda ws, noise_mode="random", update_emas=False: (
+            torch.tanh(self.fc(ws[:, 0])).view(-1, 2, 4, 4))
 
 
 class _TinyD(torch.nn.Module):

@@ -2,8 +2,8 @@
 
 Each cfg trains on a throw-away data set of random images. Steps with only the main phases are timed,
 plus one step with each lazy regulariser; the figure amortises those (G every 4, D every 16 steps)
-as a real run does. Sizes: NVIDIA's defaults for 64 px (channel_base 16384, channel_max 512, z/w 512; for StyleGAN v1 and
-ProGAN that is the papers' fmap_base 8192, timed at full resolution).
+as a real run does. Sizes: NVIDIA's defaults for 64 px (channel_base 16384, channel_max 512, z/w 512; for
+StyleGAN v1 and ProGAN that is the papers' fmap_base 8192, timed at full resolution).
 """
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ class TrainOptions:
     kimg: float = 25000
     tick: float = 4
     snap: int = 50                        # Ticks between snapshots.
-    cbase: Optional[int] = None           # Channels at r = min(cbase / r, cmax); None = 32768, 16384 for stylegan / progan.
+    cbase: Optional[int] = None           # Channels at r = min(cbase / r, cmax); None = 32768 (16384: stylegan, progan).
     cmax: int = 512
     map_depth: Optional[int] = None
     num_layers: Optional[int] = None      # StyleGAN3 synthesis layers; None = 14, as NVIDIA's configs.
