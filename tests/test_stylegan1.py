@@ -311,6 +311,20 @@ def test_128px_fused_upsampling_is_tf_conv2d_transpose():
     # And the two forms differ (the flip matters): the 128 px weight read unflipped is wrong.
     w = syn["128x128/Conv0_up/weight"].astype(np.float64) * math.sqrt(2) / math.sqrt(9 * 4)
     assert np.abs(_nearest_up_conv(ins[128].double().numpy(), w) - outs["b128.conv0.conv"].numpy()).max() > 1e-2
+    # D's fused Conv1_down at 128 px = 3x3 correlation with the weight as stored (no flip), then the 2x2 average.
+    _, Dr = sg1_tf_records(res=128, base=512, fmax=4, map_layers=1)
+    D = _load(Dr, convert_stylegan1_discriminator)
+    got = {}
+    D.b128.conv1.conv.register_forward_pre_hook(lambda m, a: got.__setitem__("in", a[0]))
+    D.b128.conv1.conv.register_forward_hook(lambda m, a, o: got.__setitem__("out", o))
+    with torch.no_grad():
+        D(torch.randn(2, 3, 128, 128), None)
+    w = Dr.variables["128x128/Conv1_down/weight"].astype(np.float64)
+    x = got["in"].double().numpy()
+    p = np.pad(x, [(0, 0), (0, 0), (1, 1), (1, 1)])
+    y = sum(np.einsum("nihw,io->nohw", p[:, :, a:a + 128, b:b + 128], w[a, b]) for a in range(3) for b in range(3))
+    y = (y * math.sqrt(2) / math.sqrt(9 * w.shape[2])).reshape(2, -1, 64, 2, 64, 2).mean(axis=(3, 5))
+    close(got["out"], y.astype(np.float32), 1e-4, "128x128/Conv1_down")
 
 
 def test_mid_fade_lod():
@@ -449,3 +463,41 @@ def test_engine_sticking_average():
     assert np.abs(avg.astype(int) - np.rint(np.mean(frames, 0))).max() <= 1
     with pytest.raises(UserError, match="stylegan"):       # the translation sweep needs StyleGAN3's input transform
         sticking_average(G, state, "translate", frames=2)
+
+
+@pytest.mark.parametrize("folder, module", [("sg1-32", "dnnlib.tflib.network"), ("progan-32", "tfutil")])
+def test_protocol_5_and_numpy_2_names(folder, module, monkeypatch):
+    """The same networks re-pickled the way a Python 3.8+ / NumPy 2 process would write them (protocol 5,
+    `numpy._core` names) load to the same weights."""
+    import pickle
+    import pickletools
+    import types
+
+    from networks.checkpoint import load_bytes
+    from networks.pickles import safe_load
+
+    class Network:     # a stand-in with the global's name; pickled as NEWOBJ + BUILD of its state dict
+        pass
+    Network.__module__, Network.__qualname__ = module, "Network"
+    parts = module.split(".")
+    for i in range(1, len(parts) + 1):
+        monkeypatch.setitem(__import__("sys").modules, ".".join(parts[:i]), types.ModuleType(".".join(parts[:i])))
+    monkeypatch.setattr(__import__("sys").modules[module], "Network", Network, raising=False)
+
+    def rebuild(rec):
+        net = Network()
+        net.__dict__.update(version=rec.version, name=rec.name, static_kwargs=rec.static_kwargs,
+                            components={k: rebuild(v) for k, v in rec.components.items()},
+                            build_module_src="# omitted", build_func_name=rec.build_func_name,
+                            variables=list(rec.variables.items()))
+        if module == "tfutil":
+            del net.__dict__["components"]          # tfutil.Network has no components
+        return net
+    path = DATA.parent / folder / "network.pkl"
+    blob = pickle.dumps(tuple(rebuild(r) for r in safe_load(path)), protocol=5)
+    names = {a for op, a, _ in pickletools.genops(blob) if op.name == "SHORT_BINUNICODE"}
+    assert blob[1] == 5 and module in names and not any(str(n).startswith("numpy.core") for n in names)
+    ours, theirs = load_bytes(blob), load_network_pkl(path)
+    for key in ("G", "D", "G_ema"):
+        a, b = ours[key].state_dict(), theirs[key].state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
