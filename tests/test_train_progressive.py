@@ -312,3 +312,34 @@ def test_bench_times_the_progressive_cfgs():
     from networks.training.bench import bench_cfg
     r = bench_cfg("progan", "cpu", batch=2, res=16, steps=1, cbase=128, cmax=16, zw_dim=16)
     assert r.images_per_second > 0 and r.greg_s == 0 and r.dreg_s == 0    # no lazy regularisation to amortise
+
+
+def test_stylegan_style_mixing_cuts_only_among_the_active_layers():
+    from networks import build_discriminator, build_generator
+    from networks.config import StyleGAN1Config, StyleGAN1DiscriminatorConfig
+    from networks.progressive import set_lod
+    from networks.training.options import LossOptions
+    G = build_generator(StyleGAN1Config(latent_size=8, dlatent_size=8, resolution=32, mapping_layers=1,
+                                        mapping_fmaps=8, fmap_base=64, fmap_max=8))
+    D = build_discriminator(StyleGAN1DiscriminatorConfig(resolution=32, fmap_base=64, fmap_max=8))
+    set_lod(G.synthesis, 1.5)                         # 32 px G (8 ws) fading 8 -> 16 px: 6 ws are in use
+
+    class KeepWs:                                     # G's mapping and lod; synthesis returns the ws it got
+        mapping = G.mapping
+
+        class synthesis:
+            lod = G.synthesis.lod
+
+            def __new__(cls, ws, **kw):
+                return ws
+
+    loss = P.GrowingStyleGANLoss(KeepWs, D, None, LossOptions(style_mixing_prob=0.9))
+    torch.manual_seed(0)
+    cutoffs = []
+    for _ in range(400):
+        ws, _ = loss.run_G(torch.randn(1, 8), torch.zeros(1, 0))
+        differs = [i for i in range(8) if not torch.equal(ws[0, i], ws[0, 0])]
+        cutoffs.append(differs[0] if differs else 8)
+    mixed = [c for c in cutoffs if c < 8]
+    assert set(mixed) == {1, 2, 3, 4, 5}              # TF's cutoff ~ U{1, ..., 8 - 2 floor(1.5) - 1}
+    assert 0.9 * 400 - 3 * 6 < len(mixed) < 0.9 * 400 + 3 * 6      # p = 0.9, within 3 sigma of binomial
