@@ -435,3 +435,34 @@ def test_sigterm_handler_is_only_held_while_a_command_runs(capsys, monkeypatch):
     code, out, err = run(capsys, "info", SG2)
     assert code == 143 and out == "" and err == "" and time.perf_counter() - t0 < 4
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def _window_shown(display: str) -> bool:
+    r = subprocess.run(["xdotool", "search", "--name", "^sg-explorer$"], capture_output=True, text=True,
+                       env=dict(os.environ, DISPLAY=display), timeout=10)
+    return r.returncode == 0 and r.stdout.strip() != ""
+
+
+@pytest.mark.slow
+@pytest.mark.gui
+def test_sigterm_closes_the_window_quietly_with_143(tmp_path):
+    """The window too: SIGTERM goes through App's cleanup (the session is saved, as closing the window does)."""
+    from gui_harness import shared_display
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DISPLAY=shared_display(), SG_EXPLORER_CONFIG_DIR=str(tmp_path),
+               OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "explorer", SG2], cwd=ROOT, env=env, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=default_signals)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and proc.poll() is None and not _window_shown(env["DISPLAY"]):
+            time.sleep(0.5)
+        time.sleep(2)                   # past start-up: the main loop is drawing frames
+        assert proc.poll() is None, proc.stderr.read()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert "error" not in err and "Traceback" not in err, err
+    assert any(tmp_path.iterdir())      # the cleanup ran: the session went to the config folder
