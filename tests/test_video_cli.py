@@ -95,6 +95,20 @@ def _default_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def test_ctrl_c_stops_cleanly_leaving_no_file(tmp_path):
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it (ffmpeg gets it too)."""
     out = tmp_path / "long.mp4"
@@ -110,6 +124,8 @@ def test_ctrl_c_stops_cleanly_leaving_no_file(tmp_path):
                 break
             time.sleep(0.1)
         assert proc.poll() is None, "the export ended before it could be interrupted"
+        encoders = _children(proc.pid)   # ffmpeg runs in a process group of its own (imageio-ffmpeg's setpgrp)
+        assert encoders, "no encoder process was found"
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -120,5 +136,6 @@ def test_ctrl_c_stops_cleanly_leaving_no_file(tmp_path):
     assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
     time.sleep(0.5)
-    with pytest.raises(ProcessLookupError):  # nothing of the group (ffmpeg) outlived the export
+    with pytest.raises(ProcessLookupError):  # nothing of the group outlived the export
         os.killpg(proc.pid, 0)
+    assert not [pid for pid in encoders if _alive(pid)]   # and ffmpeg was stopped, not left encoding

@@ -113,6 +113,20 @@ class FfmpegWriter(FrameWriter):
             with open(self.path, "rb") as f:
                 os.fsync(f.fileno())
 
+    def abort(self):
+        """Kills ffmpeg at once instead of letting it encode what it holds and finish the file: the frames are
+        thrown away, and a finishing ffmpeg (+faststart reopens the output by name) could outlive the cleanup."""
+        if self._open:
+            self._open = False
+            try:
+                self._gen.throw(_Abort())   # imageio-ffmpeg kills its ffmpeg on a BaseException
+            except BaseException:
+                pass
+
+
+class _Abort(BaseException):
+    """Thrown into imageio-ffmpeg's writer generator to stop ffmpeg without waiting."""
+
 
 def make_writer(fmt: str, tmp: Path, size: tuple[int, int], fps: float, crf=None, bitrate=None,
                 loop: bool = True) -> FrameWriter:
