@@ -343,3 +343,34 @@ def test_stylegan_style_mixing_cuts_only_among_the_active_layers():
     mixed = [c for c in cutoffs if c < 8]
     assert set(mixed) == {1, 2, 3, 4, 5}              # TF's cutoff ~ U{1, ..., 8 - 2 floor(1.5) - 1}
     assert 0.9 * 400 - 3 * 6 < len(mixed) < 0.9 * 400 + 3 * 6      # p = 0.9, within 3 sigma of binomial
+
+
+def test_processes_share_each_minibatch_exactly_when_it_shrinks():
+    """--nproc: after the minibatch changes (the loader is rebuilt at the images consumed so far), N processes
+    still see exactly the images one process sees, step by step."""
+    from types import SimpleNamespace
+    from networks.training.dataset import InfiniteSampler
+
+    def loader(rank, world, consumed, batch, chunk):   # what Trainer._loader yields, as index lists
+        it = iter(InfiniteSampler(10, rank, world, seed=3, start=consumed, global_batch=batch))
+        while True:
+            yield [next(it) for _ in range(chunk)]
+
+    def stream(world):
+        ranks = []
+        for rank in range(world):
+            t = SimpleNamespace(counters=SimpleNamespace(cur_nimg=0), info=SimpleNamespace(world=world))
+            t._loader = lambda consumed, batch, chunk, rank=rank: loader(rank, world, consumed, batch, chunk)
+            ranks.append(t)
+        grower, steps = P.Grower(P.ProgressiveOptions(), 32), []
+        gens = [grower.batches(t) for t in ranks]
+        for batch in (8, 8, 8, 4, 4, 2, 2, 2):
+            items = []
+            for t, g in zip(ranks, gens):
+                t.step_opts = tiny_options("d", "o", batch=batch, nproc=world)
+                items += next(g)
+                t.counters.cur_nimg += batch
+            steps.append(items)
+        return steps
+
+    assert stream(2) == stream(1)
