@@ -365,4 +365,21 @@ def test_bench_gui_measures_a_real_window(xvfb_display):
     assert res.latency_overhead_ms >= 0 and res.ui_frame_ms > 0 and 0 <= res.latency_overhead_frames
     assert res.texture_path == "opengl"
     assert 0 < res.upload_1024_ms < res.upload_rgb_1024_ms       # packed RGBA: a plain copy in the driver
-    assert len(lines) == 4 and "fps" in lines[1] and "opengl texture" in lines[3]
+    assert len(lines) == 5 and "fps" in lines[1] and "seed-pad drag" in lines[3] and "opengl texture" in lines[4]
+    assert res.drag_latency_ms >= res.drag_render_ms > 0
+
+
+def test_bench_gui_times_a_checkpoint_at_its_view_and_the_command_passes_res(xvfb_display, monkeypatch, capsys):
+    from explorer.gui.bench import bench_gui
+    res = bench_gui(checkpoint=SG2, seconds=0.5, printer=lambda _l: None, view="spectrum")
+    assert res.network == SG2 and res.view == "spectrum" and res.view_size == "32x32"   # sg2-32's b32 layer
+    # The command hands PKL, --res and --view over (it used to call bench_gui() with neither).
+    import explorer.gui.bench as gb
+    from explorer.cli import main
+    seen = {}
+    monkeypatch.setattr(gb, "bench_gui", lambda **kw: seen.update(kw))
+    assert main(["bench", "--gui", "--res", "64", "--view", "layer"]) == 0
+    assert seen == {"checkpoint": None, "resolution": 64, "view": "layer"}
+    assert main(["bench", "--gui", SG2]) == 0 and seen["checkpoint"] == SG2
+    assert main(["bench", "--gui", "/nonexistent.pkl"]) == 2
+    assert "/nonexistent.pkl: no such file" in capsys.readouterr().err

@@ -81,7 +81,9 @@ def test_url_is_downloaded_by_the_worker(make_app, tmp_path, monkeypatch):
         np.testing.assert_array_equal(app.last_result.image, engine_image(SG2, app.last_state.replace(checkpoint=SG2)))
         app.panels["network"].open(url[:-4] + "-missing.pkl")
         wait_idle(app)
-        assert app.panels["network"].error.startswith("could not load") and app.info.path == url
+        # The failed-load rule: the error stays and no network is shown (no silent fall-back).
+        assert app.panels["network"].error.startswith("could not load") and app.info is None
+        assert app.main.shown is None and app.main.caption.startswith("nothing shown: could not load")
     finally:
         server.shutdown()
 
@@ -580,10 +582,11 @@ def test_wheel_zooms_and_drag_pans_with_exact_pixels(make_app, tmp_path):
     try:
         x, y = pointer_to(app, view.drawlist)
         fit = int(min(view.width, view.height) // 32)
-        xdo("click", 4)                           # wheel up: from fit to the next whole zoom
+        xdo("click", 4)                           # wheel up: from fit to the next zoom level above it
         for _ in range(3):
             app.step()
-        assert view.s.zoom == fit + 1
+        from explorer.gui.viewmodes import ZOOM_LEVELS
+        assert view.s.zoom == min(k for k in ZOOM_LEVELS if k > fit)
         xdo("mousedown", 1)
         for k in range(1, 5):
             xdo("mousemove", x + 10 * k, y + 5 * k)
@@ -664,7 +667,7 @@ def test_training_run_takes_the_highest_snapshot_number(make_app, tmp_path):
     assert app.info.path == str(run / "network-snapshot-000080.pkl")
     (run / "network-snapshot-000120.pkl").write_bytes(b"not a pickle")
     step_until(app, lambda: app.panels["network"].error.startswith("could not load"), 60)
-    assert app.info.path == str(run / "network-snapshot-000080.pkl")   # a broken snapshot keeps the shown one
+    assert app.info is None and app.main.shown is None     # a broken snapshot: the one failed-load rule
 
 
 # ---------------------------------------------------------------------------------------------- textures

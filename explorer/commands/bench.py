@@ -1,6 +1,7 @@
 """`sg-explorer bench ...`: speed and memory figures (benchmarks, not tests)."""
 from __future__ import annotations
 
+import os
 import sys
 
 from explorer.errors import UserError
@@ -18,7 +19,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--fp16", action="store_true", help="CUDA: run the fp16 layers in fp16")
     parser.add_argument("--memory", action="store_true",
                         help="peak memory of one image in a fresh process (e.g. --arch stylegan3-t --res 1024)")
-    parser.add_argument("--gui", action="store_true", help="UI frame rate, slider-to-screen latency, texture upload")
+    parser.add_argument("--gui", action="store_true",
+                        help="UI frame rate, slider- and drag-to-screen latency, texture upload (PKL or a random "
+                             "StyleGAN2 at --res)")
+    parser.add_argument("pkl", nargs="?", metavar="PKL", help="--gui: the checkpoint to time (default: random weights)")
+    parser.add_argument("--view", default="output", choices=["output", "layer", "spectrum"],
+                        help="--gui: main view mode while timing (layer, spectrum: the largest layer)")
     parser.add_argument("--video", action="store_true", help="video export frames per second, encoding overhead")
     parser.add_argument("--train", action="store_true", help="training images per second per cfg at 64x64")
     parser.add_argument("--contended", action="store_true",
@@ -37,11 +43,15 @@ def run(args) -> int:
     impls = [s.strip() for s in args.impl.split(",") if s.strip()]
     if not impls or any(i not in ("fast", "ref") for i in impls):
         raise UserError("--impl takes fast, ref or fast,ref")
+    if args.pkl is not None and not args.gui:
+        raise UserError("PKL is timed by --gui only (the other figures use random weights at --res)")
     from explorer.devices import resolve_device
     device = resolve_device(args.device)
     if args.gui:
         from explorer.gui.bench import bench_gui
-        bench_gui()
+        if args.pkl is not None and not args.pkl.startswith(("http://", "https://")) and not os.path.exists(args.pkl):
+            raise UserError(f"{args.pkl}: no such file")
+        bench_gui(checkpoint=args.pkl, resolution=args.res, view=args.view)
         return 0
     if args.video:
         from explorer.video.bench import bench_video

@@ -4,10 +4,12 @@
   state every frame, so a new request is always waiting);
 - latency from a changed slider to the new image on screen, as render time + what the UI adds (goal: at most
   two UI frames);
+- latency from a drag on the seed pad to the new image on screen (the seed-plane point moves 1/10 seed);
 - the time to put a new 1024 x 1024 image into the texture the window uses (for the OpenGL path: the
   glTexSubImage2D upload itself; for the raw-texture fallback: the float conversion, since Dear PyGui then
   uploads it inside every frame), and one frame showing it.
-Starts its own Xvfb when DISPLAY is unset.
+The main view can show the output, the layer view or its spectrum (view='spectrum': the largest layer's power
+spectrum, computed with every render). Starts its own Xvfb when DISPLAY is unset.
 """
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ class GuiBenchResult:
     latency_frames: float              # UI frames from the change to the image on screen, median
     latency_overhead_ms: float         # latency minus render time, median (goal: <= 2 UI frames)
     latency_overhead_frames: float     # the same in UI frames of that moment (latency / frames it took), median
+    drag_latency_ms: float             # seed-pad drag -> new image drawn, median
+    drag_render_ms: float              # of which the render itself, median
+    view: str                          # main view mode during the measurements
+    view_size: str                     # size of the picture the main view showed, 'WxH'
     ui_frame_ms: float                 # one UI frame while idle, median
     upload_1024_ms: float              # a new 1024 x 1024 image into the texture on the UI thread, median
     upload_rgb_1024_ms: float          # the same from unpacked RGB (what the UI thread would pay unpacked)
@@ -50,8 +56,9 @@ def _bench_network(resolution: int):
 
 
 def bench_gui(checkpoint: str | None = None, seconds: float = 5.0, resolution: int = 256,
-              fps_cap: int = 0, printer=print) -> GuiBenchResult:
-    """Runs the three measurements and prints them; checkpoint None = a random StyleGAN2 of `resolution` px."""
+              fps_cap: int = 0, printer=print, view: str = "output") -> GuiBenchResult:
+    """Runs the measurements and prints them; checkpoint None = a random StyleGAN2 of `resolution` px; view: the
+    main view's mode ('output' | 'layer' | 'spectrum': the network's largest layer)."""
     server = None
     if not os.environ.get("DISPLAY"):
         from explorer.gui.xvfb import start_xvfb
@@ -79,6 +86,15 @@ def bench_gui(checkpoint: str | None = None, seconds: float = 5.0, resolution: i
         _settle(app)
         if app.last_result is None:
             raise RuntimeError(app.panels["network"].error or "the network did not render")
+        if view != "output":
+            _show_largest_layer(app, view)
+
+        def wait_for(pred) -> None:
+            deadline = time.monotonic() + 120
+            while not pred():
+                app.step()
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the explorer did not render the change")
 
         # 1. UI frame rate while the worker renders continuously.
         latent = app.panels["latent"]
@@ -118,6 +134,20 @@ def bench_gui(checkpoint: str | None = None, seconds: float = 5.0, resolution: i
             lat_render.append(app.last_result.render_ms)
             lat_frames.append(app.frames - frames_start)
 
+        # 2b. Seed-pad drag -> image on screen (one drag event of a tenth of the pad).
+        from explorer.gui.panels.latent import PAD
+        drag, drag_render = [], []
+        for _ in range(5):
+            _settle(app)
+            t_change = time.perf_counter()
+            latent.drag_pad(PAD / 10, 0)
+            x = latent.s.x
+            wait_for(lambda: app.last_result is not None and app.last_result.state.x == x)
+            drag.append((time.perf_counter() - t_change) * 1e3)
+            drag_render.append(app.last_result.render_ms)
+        shown = app.main.shown
+        view_size = f"{shown.shape[1]}x{shown.shape[0]}" if shown is not None else "?"
+
         # 3. Texture upload for a 1024 x 1024 image, and a frame that shows one.
         bigs = [np.random.RandomState(i).randint(0, 256, (1024, 1024, 3), dtype=np.uint8) for i in range(2)]
         packs, pack_times = [], []
@@ -153,6 +183,8 @@ def bench_gui(checkpoint: str | None = None, seconds: float = 5.0, resolution: i
                              ui_fps_while_rendering=ui_fps, renders_per_s=renders, ui_cpu_ms_per_frame=ui_cpu_ms,
                              latency_ms=statistics.median(lat), latency_render_ms=statistics.median(lat_render),
                              latency_frames=statistics.median(lat_frames),
+                             drag_latency_ms=statistics.median(drag), drag_render_ms=statistics.median(drag_render),
+                             view=view, view_size=view_size,
                              latency_overhead_ms=statistics.median(a - b for a, b in zip(lat, lat_render)),
                              latency_overhead_frames=statistics.median((a - b) / (a / n)
                                                                        for a, b, n in zip(lat, lat_render, lat_frames)),
@@ -169,7 +201,8 @@ def bench_gui(checkpoint: str | None = None, seconds: float = 5.0, resolution: i
         if server is not None:
             server.stop()
             os.environ.pop("DISPLAY", None)
-    printer(f"gui bench ({res.network}, {os.cpu_count()} cores, display {display_name})")
+    printer(f"gui bench ({res.network}, main view: {res.view} {res.view_size}, {os.cpu_count()} cores, "
+            f"display {display_name})")
     printer(f"  UI while rendering continuously : {res.ui_fps_while_rendering:.1f} fps "
             f"(worker {res.renders_per_s:.1f} renders/s; a frame costs {res.ui_cpu_ms_per_frame:.1f} ms CPU, "
             f"{1e3 / max(res.ui_cpu_ms_per_frame, 1e-3):.0f} fps on a free core; load {_load()})")
@@ -177,10 +210,24 @@ def bench_gui(checkpoint: str | None = None, seconds: float = 5.0, resolution: i
             f"{res.latency_render_ms:.0f} ms + {res.latency_overhead_ms:.0f} ms = "
             f"{res.latency_overhead_frames:.1f} UI frames ({res.latency_frames:.0f} frames in all; an idle frame "
             f"{res.ui_frame_ms:.1f} ms)")
+    printer(f"  seed-pad drag -> new image      : {res.drag_latency_ms:.0f} ms median = render "
+            f"{res.drag_render_ms:.0f} ms + {res.drag_latency_ms - res.drag_render_ms:.0f} ms")
     printer(f"  1024x1024 texture upload        : {res.upload_1024_ms:.2f} ms median on the UI thread "
             f"({res.texture_path} texture; packing to RGBA {res.pack_1024_ms:.1f} ms on the render thread, "
             f"unpacked RGB upload {res.upload_rgb_1024_ms:.2f} ms); frame showing it {res.frame_1024_ms:.1f} ms")
     return res
+
+
+def _show_largest_layer(app, view: str) -> None:
+    """Puts the main view in `view` mode on the network's largest-resolution synthesis layer."""
+    layers = app.panels["layers"]
+    app.main.set_mode(view)
+    _settle(app)
+    big = max((n for n in layers.shapes if n != "output"), key=lambda n: (layers.shapes[n][2], -layers.shapes[n][1]),
+              default="output")
+    layers.s.layer = big
+    app.request_render()
+    _settle(app)
 
 
 def _load() -> str:

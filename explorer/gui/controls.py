@@ -46,6 +46,7 @@ class Controls:
         self._drag: Optional[DragTarget] = None
         self._dragging = False              # a drag is under way (maybe one that began on no target)
         self._drag_last = (0.0, 0.0)
+        self._pressed: Optional[DragTarget] = None   # target under the pointer when the button went down
 
     def register(self) -> None:
         with dpg.handler_registry():
@@ -53,6 +54,7 @@ class Controls:
             dpg.add_mouse_wheel_handler(callback=lambda _s, delta: self.on_wheel(delta))
             dpg.add_mouse_drag_handler(button=dpg.mvMouseButton_Left, threshold=1,
                                        callback=lambda _s, data: self.on_drag(data[1], data[2]))
+            dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Left, callback=lambda *_: self.on_press())
             dpg.add_mouse_release_handler(callback=lambda *_: self.end_drag())
 
     def on_key(self, key: int) -> bool:
@@ -75,11 +77,16 @@ class Controls:
         if self._view_hovered():
             self._zoom(1 if delta > 0 else -1)
 
+    def on_press(self) -> None:
+        """The left button went down: the drag target is where it went down (a fast first move may already
+        have left a small target, such as the A/B divider, by the first drag event)."""
+        self._pressed = next((t for t in self._targets if t.hovered()), None)
+
     def on_drag(self, total_dx: float, total_dy: float) -> None:
         """A drag event: (total_dx, total_dy) screen pixels since the button went down."""
         if not self._dragging:
             self._dragging = True
-            self._drag = next((t for t in self._targets if t.hovered()), None)
+            self._drag = self._pressed or next((t for t in self._targets if t.hovered()), None)
             self._drag_last = (0.0, 0.0)
         if self._drag is None:
             return
@@ -88,4 +95,4 @@ class Controls:
         self._drag_last = (total_dx, total_dy)
 
     def end_drag(self) -> None:
-        self._drag, self._dragging = None, False
+        self._drag, self._dragging, self._pressed = None, False, None

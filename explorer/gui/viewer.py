@@ -161,8 +161,9 @@ class ImageView:
         dx = self.divider_x()
         if dx is not None:
             dpg.draw_line((dx, max(y0, 0)), (dx, min(y1, self.height)), color=(255, 220, 0), thickness=2, parent=self.overlay)
-            dpg.draw_text((dx + 4, max(y0, 0) + 2), "B", color=(255, 220, 0), size=14, parent=self.overlay)
-            dpg.draw_text((dx - 14, max(y0, 0) + 2), "A", color=(255, 220, 0), size=14, parent=self.overlay)
+            if y0 >= 16:                 # labels above the image only: never over its pixels
+                dpg.draw_text((dx + 4, y0 - 16), "B", color=(255, 220, 0), size=14, parent=self.overlay)
+                dpg.draw_text((dx - 14, y0 - 16), "A", color=(255, 220, 0), size=14, parent=self.overlay)
         if self.spectrum_db is None:
             return
         w, h = self.image_size
