@@ -1,4 +1,5 @@
-"""ProGAN (Karras et al. 2018, progressive growing): G_paper and D_paper as tkarras/progressive_growing_of_gans has them.
+"""ProGAN (Karras et al. 2018, progressive growing): G_paper and D_paper as tkarras/progressive_growing_of_gans
+has them.
 
 Written from the paper and the format facts in tests/data/nvidia-compat/README.md ("ProGAN"). Weights are
 stored at unit scale (equalized lr), convs as [out, in, kh, kw] cross-correlation kernels applied after the

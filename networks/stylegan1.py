@@ -111,7 +111,8 @@ class SynthesisLayer(nn.Module):
                  use_noise: bool = True):
         super().__init__()
         self.up, self.use_noise, self.resolution = up, use_noise, resolution
-        self.conv = EqualizedConv2d(in_channels, out_channels, 3, resample="up" if up else None) if in_channels else None
+        self.conv = (EqualizedConv2d(in_channels, out_channels, 3, resample="up" if up else None)
+                     if in_channels else None)
         if up:
             self.blur = Blur()
         self.norm = InstanceNorm()
@@ -208,7 +209,8 @@ class SynthesisNetwork(nn.Module):
     def forward(self, ws, noise_mode: str = "random", force_fp32: bool = False, update_emas: bool = False,
                 **_ignored):
         del force_fp32, update_emas  # float32 throughout; nothing to track
-        assert ws.ndim == 3 and ws.shape[1:] == (self.num_ws, self.w_dim), f"ws must be [N, {self.num_ws}, {self.w_dim}]"
+        assert ws.ndim == 3 and ws.shape[1:] == (self.num_ws, self.w_dim), \
+            f"ws must be [N, {self.num_ws}, {self.w_dim}]"
         assert noise_mode in NOISE_MODES, f"noise_mode must be one of {NOISE_MODES}"
         return blend_lod(self, ws.to(torch.float32), get_lod(self.lod, self.max_lod),
                          lambda block, x, i: block(x, ws[:, 2 * i:2 * i + 2].to(torch.float32), noise_mode))

@@ -225,7 +225,8 @@ def convert_stylegan1_discriminator(rec: TFNetworkRecord):
     groups = kw.get("mbstd_group_size", 4)
     cfg = C.StyleGAN1DiscriminatorConfig(
         label_size=c_dim, resolution=res, num_channels=cfg["num_channels"], fmap_base=cfg["fmap_base"],
-        fmap_decay=cfg["fmap_decay"], fmap_max=cfg["fmap_max"], fused_scale=_fused_flag(kw.get("fused_scale", "auto"), what),
+        fmap_decay=cfg["fmap_decay"], fmap_max=cfg["fmap_max"],
+        fused_scale=_fused_flag(kw.get("fused_scale", "auto"), what),
         mbstd_group_size=groups if (extra and type(groups) is int and groups > 1) else 0,
         mbstd_num_features=extra or kw.get("mbstd_num_features", 1))
     return cfg, _d_state(tf, cfg, ch, extra, out, what, down="Conv1_down")

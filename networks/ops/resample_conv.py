@@ -6,8 +6,9 @@ Weights are [out, in, 3, 3] cross-correlation kernels, already scaled (equalized
   2x2), then a 3x3 'same' correlation with w. 'ref' does exactly that; 'fast' never builds the up-sampled
   tensor: each of the four output phases (row and column parity) sees a 2x2 kernel of summed taps on the
   input, so four 2x2 convolutions and an interleave give the result in 16 instead of 36 multiply-adds per
-  input pixel and channel pair (below 16x16 inputs, where overhead dominates, it does what 'ref' does). (`upsample_conv2d_transposed` is TF's "fused" form,
-  a stride-2 transposed convolution of the 4x4 shifted-sum kernel: the same numbers, slower on CPUs.)
+  input pixel and channel pair (below 16x16 inputs, where overhead dominates, it does what 'ref' does).
+  `upsample_conv2d_transposed` is TF's "fused" form, a stride-2 transposed convolution of the 4x4
+  shifted-sum kernel: the same numbers, slower on CPUs.
 - `conv2d_downsample(x, w)`: [N, in, H, W] -> [N, out, H/2, W/2] = 3x3 'same' correlation, then the 2x2
   average. 'ref' does exactly that; 'fast' runs one stride-2 correlation with the 4x4 kernel made of the four
   shifted copies of w summed and scaled by 1/4.
