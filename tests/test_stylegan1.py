@@ -501,3 +501,21 @@ def test_protocol_5_and_numpy_2_names(folder, module, monkeypatch):
     for key in ("G", "D", "G_ema"):
         a, b = ours[key].state_dict(), theirs[key].state_dict()
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("folder, arch", [("sg1-32", "stylegan"), ("progan-32", "progan")])
+def test_info_and_export_in_the_projects_format(folder, arch, tmp_path, capsys):
+    from explorer.cli import main
+    path = DATA.parent / folder / "network.pkl"
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["architecture"], info["lod"], info["resolution"]) == (arch, 0.0, 32)
+    assert main(["info", str(path)]) == 0
+    assert "lod           0 (fully grown)" in capsys.readouterr().out
+    nets = load_network_pkl(path)
+    back = load_network_pkl(save_network_pkl(tmp_path / "export.pkl", {k: nets[k] for k in ("G", "D", "G_ema")}))
+    assert back["format"] == "sg-explorer"
+    for key in ("G", "D", "G_ema"):
+        assert back[key].cfg == nets[key].cfg and type(back[key]) is type(nets[key])
+        a, b = back[key].state_dict(), nets[key].state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
