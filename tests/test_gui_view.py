@@ -286,7 +286,7 @@ def test_a_failed_load_at_start_shows_the_error_and_no_network(make_app, tmp_pat
 
 
 # ---------------------------------------------------------------------------------------------- smaller defects
-def test_sticking_progress_reaches_the_end_when_the_second_network_cannot_sweep(make_app):
+def test_sticking_progress_reaches_the_end_when_the_second_network_cannot_sweep(make_app, tmp_path):
     import dearpygui.dearpygui as dpg
     app = make_app(SG3T)
     wait_idle(app)
@@ -296,6 +296,11 @@ def test_sticking_progress_reaches_the_end_when_the_second_network_cannot_sweep(
     step_until(app, lambda: st.job is None, 120)
     assert st.images[0] is not None and st.images[1] is None and st.notes[1]
     assert dpg.get_value(st.progress) == 1.0
+    app.main.set_mode("sticking")
+    for _ in range(3):
+        app.step()
+    assert app.main.caption == "sticking average: current network"
+    near(image_on_screen(app, screenshot(app, str(tmp_path / "sticking.png"))), st.images[0])
 
 
 def test_labels_are_not_clipped(make_app):
@@ -346,3 +351,4 @@ def test_video_dialog_size_keyframe_recall_and_placement(make_app, tmp_path):
     step_until(app, lambda: video.job is None, 120)
     pngs = sorted(out.glob("*.png"))
     assert pngs and Image.open(pngs[0]).size == (48, 40)
+

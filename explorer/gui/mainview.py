@@ -48,6 +48,7 @@ class MainView:
         self.shown: Optional[np.ndarray] = None     # uint8 [H, W, 3]: what the view shows now (native size)
         self.caption = ""
         self._readout = ""
+        self._sticking_seen = None    # the sticking panel's image list last shown
 
     # ---- widgets -----------------------------------------------------------------------------------------
     def build(self, parent) -> None:
@@ -137,6 +138,9 @@ class MainView:
                 self._b_error = job.error
             else:
                 self.b_result, self._b_error = job.result, None
+            self.refresh()
+        if self.s.mode == "sticking" and self._sticking.images is not self._sticking_seen:
+            self._sticking_seen = self._sticking.images      # a new average finished
             self.refresh()
         text = ""
         if self.shown is not None and self.view.hovered():
