@@ -294,6 +294,21 @@ def test_engine_seeds_and_inapplicable_controls():
     assert not np.array_equal(render(G, RenderState(x=2.5)).image, plain)
 
 
+@pytest.mark.parametrize("argv", [["images", "--seeds", "0", "--trunc", "0.5"],
+                                  ["images", "--seeds", "0", "--mix-seed", "3", "--mix-ws", "0"],
+                                  ["video", "--seeds", "0-1", "--trunc", "0.7"]])
+def test_cli_refuses_truncation_and_mixing(argv, tmp_path, capsys):
+    """images / video with --trunc or mixing on ProGAN: one line saying they do not apply, nothing written
+    (silently ignoring them would return an image the user did not ask for)."""
+    from explorer.cli import main
+    out = tmp_path / ("out.mp4" if argv[0] == "video" else "out")
+    target = ["--output", str(out)] if argv[0] == "video" else ["--outdir", str(out)]
+    assert main([argv[0], str(DATA / "network.pkl"), *argv[1:], *target]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "do not apply: progan has no truncation" in err[0]
+    assert not out.exists()
+
+
 # ------------------------------------------------------------------------------------------ the window
 
 

@@ -78,7 +78,7 @@ def _states(args, seeds: list[int], translate: tuple[float, float], mix_ws: list
 def run(args) -> int:
     from explorer.devices import resolve_device
     from explorer.engine.latents import parse_seeds
-    from explorer.engine.renderer import render_batch
+    from explorer.engine.renderer import has_styles, render_batch
     from networks.files import save_png
     from networks import load_network_pkl
 
@@ -109,6 +109,10 @@ def run(args) -> int:
     G = G.to(device)
     if (args.translate or args.rotate or args.untransform) and not hasattr(G.synthesis, "input"):
         raise UserError("--translate / --rotate / --untransform need a StyleGAN3 network")
+    if not has_styles(G) and (args.trunc != 1 or args.trunc_cutoff is not None or mix_ws):
+        # Accepting and ignoring them would hand back an image the user did not ask for.
+        raise UserError(f"--trunc / --trunc-cutoff / --mix-ws do not apply: {G.arch} has no truncation or style "
+                        "mixing (its one w row is the normalised z)")
     if bad := [i for i in mix_ws if i >= G.num_ws]:
         raise UserError(f"--mix-ws {bad[0]} is out of range: this network has ws 0..{G.num_ws - 1}")
     if G.c_dim:

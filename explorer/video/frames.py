@@ -13,8 +13,8 @@ from PIL import Image
 from explorer.engine import layers as L
 from explorer.engine.cache import NetworkCache
 from explorer.engine.latents import sample_path, seed_to_z
-from explorer.engine.renderer import (class_vector, explicit_ws, has_transform, map_seeds, network_device, render,
-                                      render_batch, truncate)
+from explorer.engine.renderer import (class_vector, explicit_ws, has_styles, has_transform, map_seeds, network_device,
+                                      render, render_batch, truncate)
 from explorer.engine.state import RenderState
 from networks.stylegan3 import make_transform
 from explorer.errors import UserError
@@ -240,6 +240,9 @@ def open_frames(spec: VideoSpec, cache: NetworkCache, recipe: Optional[Recipe] =
             if (spec.translate_anim or spec.rotate_anim or spec.untransform) and not has_transform(G):
                 raise UserError(f"--translate-anim/--rotate-anim/--untransform need a StyleGAN3 network; "
                                 f"{getattr(G, 'arch', 'this one')} has no input transform")
+            if not has_styles(G) and (spec.trunc_psi != 1 or spec.trunc_cutoff is not None):
+                raise UserError(f"--trunc / --trunc-cutoff do not apply: {G.arch} has no truncation "
+                                "(its one w row is the normalised z)")
             class_vector(G, spec.class_idx)
         except UserError as e:
             if len(nets) == 1:
