@@ -15,3 +15,7 @@ class UnsafeCheckpointError(CheckpointError):
 
 class UnknownArchitectureError(CheckpointError):
     """The pickle is well-formed but holds a network class this project does not implement."""
+
+
+class UnsupportedNetworkError(ValueError):
+    """The network loads and runs but lacks what the operation needs (e.g. equivariance metrics of a StyleGAN2)."""
