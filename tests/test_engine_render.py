@@ -359,9 +359,6 @@ def test_explorer_has_one_synthesis_call_one_quantisation_one_seed_to_z():
              quantise: {"engine/layers.py"},
              r"RandomState\s*\(.{0,80}?\)\s*\.\s*randn": {"engine/latents.py"},
              r"w_avg\s*\.\s*lerp": set()}
-    # Projection's progress pictures are drawn by its own loop (explorer/commands/project.py, another module's
-    # owner); it is the one known exception, listed here so that any new twin still fails.
-    known = {synthesis: {"commands/project.py"}, quantise: {"commands/project.py"}}
     def code_of(path) -> str:  # the source without comments and strings (docstrings name the formulas)
         toks = tokenize.generate_tokens(io.StringIO(path.read_text()).readline)
         return " ".join(t.string for t in toks if t.type not in (tokenize.COMMENT, tokenize.STRING))
@@ -369,4 +366,4 @@ def test_explorer_has_one_synthesis_call_one_quantisation_one_seed_to_z():
     for pattern, allowed in rules.items():
         found = {name for name, code in codes.items() if re.search(pattern, code)}
         assert allowed <= found, (pattern, sorted(found))     # the pattern sees the one true place
-        assert found - known.get(pattern, set()) <= allowed, (pattern, sorted(found))
+        assert found <= allowed, (pattern, sorted(found))

@@ -162,6 +162,17 @@ def test_project_cli_writes_its_files(tmp_path, capsys):
     with np.load(o / "projected_w.npz") as z:
         assert z["w"].shape == (1, G.num_ws, G.w_dim)
     assert (o / "proj.png").is_file() and (o / "proj.mp4").stat().st_size > 0
+    # proj.png is what the saved w draws (with the network's own noise, as NVIDIA's proj.png), also when the
+    # projection optimised noise buffers of its own.
+    with np.load(o / "projected_w.npz") as z:
+        again = render(G, RenderState(w=z["w"][0].tolist())).image
+    assert np.abs(again.astype(int) - np.asarray(Image.open(o / "proj.png"))).max() <= 1
+    # The video's last frame, decoded back: target | projection (H.264 at 32 px is lossy: compare errors).
+    import imageio.v3 as iio
+    last = iio.imread(o / "proj.mp4", index=None)[-1].astype(float)
+    h = px.shape[0]
+    codec = np.abs(last[:h, :h] - px).mean()
+    assert np.abs(last[:h, h:2 * h] - again).mean() < codec * 1.5 < np.abs(last[:h, h:2 * h] - px).mean()
     torch.save(_random_lpips_state(), tmp_path / "lpips.pt")
     assert main(["project", SG2, "--target", str(tmp_path / "t.png"), "--steps", "2", "--w-avg-samples", "50",
                  "--lpips", str(tmp_path / "lpips.pt"), "--w-plus", "--outdir", str(tmp_path / "o2")]) == 0

@@ -95,6 +95,8 @@ def _write_video(G, path, target_px, history) -> None:
     import numpy as np
     import torch
 
+    from explorer.engine.renderer import render_batch
+    from explorer.engine.state import RenderState
     from explorer.video.files import finalize, remove, temp_sibling
     from explorer.video.writers import make_writer
 
@@ -103,13 +105,12 @@ def _write_video(G, path, target_px, history) -> None:
     tmp = temp_sibling(path)
     writer = make_writer("mp4", tmp, size, 30.0)
     dev = next(iter(G.parameters())).device
+    state = RenderState(noise_mode="const", force_fp32=True)   # the projector's own rendering of w
     try:
         with torch.no_grad():
             for ws in history:
-                img = G.synthesis(torch.from_numpy(ws)[None].to(dev), noise_mode="const", force_fp32=True)
-                px = (img[0].permute(1, 2, 0) * 127.5 + 128).clamp(0, 255).byte().cpu().numpy()
-                if px.shape[2] == 1:
-                    px = np.repeat(px, 3, axis=2)
+                # The engine's one render path, so a frame equals what `images --w` draws for the same w.
+                px = render_batch(G, [state], ws=torch.from_numpy(ws)[None].to(dev))[0].image
                 frame = np.zeros([size[1], size[0], 3], np.uint8)
                 frame[:h, :w] = target_px if target_px.shape[2] == 3 else np.repeat(target_px, 3, axis=2)
                 frame[:h, w:2 * w] = px

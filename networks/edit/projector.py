@@ -50,7 +50,7 @@ class ProjectConfig:
 
 @dataclass
 class ProjectionResult:
-    """w [1, num_ws, w_dim] float32; image uint8 [H, W, C] as the projection's network drew it."""
+    """w [1, num_ws, w_dim] float32; image uint8 [H, W, C]: w drawn by the given network with its own noise."""
     w: np.ndarray
     image: np.ndarray
     steps_done: int
@@ -108,7 +108,8 @@ def project(G, target: torch.Tensor, cfg: ProjectConfig = ProjectConfig(), lpips
     if tuple(target.shape) != (G.img_channels, G.img_resolution, G.img_resolution):
         raise ValueError(f"target must be [{G.img_channels}, {G.img_resolution}, {G.img_resolution}], "
                          f"not {list(target.shape)}")
-    G = copy.deepcopy(G).eval().requires_grad_(False).float()
+    G_user = G
+    G = copy.deepcopy(G).eval().requires_grad_(False).float()   # its noise buffers are optimised in place
     target = target.to(dev, torch.float32)[None]
     w_samples = sample_w(G, cfg.w_avg_samples, seed=123)
     w_avg = w_samples.mean(axis=0)
@@ -158,7 +159,8 @@ def project(G, target: torch.Tensor, cfg: ProjectConfig = ProjectConfig(), lpips
     elapsed = time.perf_counter() - t0
     with torch.no_grad():
         w = w_opt.detach().expand(1, G.num_ws, G.w_dim).contiguous()
-        img = G.synthesis(w, noise_mode="const", force_fp32=True)
+        # The user's network with its own noise, as NVIDIA's proj.png: the image the saved w reproduces.
+        img = G_user.synthesis(w, noise_mode="const", force_fp32=True)
         pixels = (img[0].permute(1, 2, 0) * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy()
     return ProjectionResult(w.cpu().numpy().astype(np.float32), pixels, done, cancelled, loss_value,
                             elapsed / max(done, 1), history)
