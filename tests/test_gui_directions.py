@@ -37,6 +37,8 @@ def test_direction_slider_equals_images_edit(make_app, tmp_path, capsys):
     line = d.copy_command()
     assert "--edit" in line and dpg.get_value(d.status) == line
     argv = shlex.split(line)
+    cap = shlex.split(app.panels["capture"].copy_command())   # the capture panel's line carries the edits too
+    assert cap[:cap.index("--outdir")] == argv[:argv.index("--outdir")]
     argv[argv.index("--outdir") + 1] = str(tmp_path / "out")
     assert main(argv[1:]) == 0
     capsys.readouterr()
@@ -72,13 +74,13 @@ def test_projection_in_the_window(make_app, tmp_path):
     fire(p.widgets["steps"], 15)
     p.s.w_avg_samples = 500                               # no widget: the start point needs few samples here
     assert p.start()
-    worst, t0 = 0.0, time.perf_counter()
+    frames, t0 = 0, time.perf_counter()
     while p.job is not None:                              # the window keeps drawing while it works
-        t = time.perf_counter()
         app.step()
-        worst = max(worst, time.perf_counter() - t)
+        frames += 1
         assert time.perf_counter() - t0 < 120
-    assert "PSNR" in dpg.get_value(p.status) and worst < 0.5
+    # A frame that waited for the job would see it finished after one frame (no wall-clock limit: CPUs are shared).
+    assert "PSNR" in dpg.get_value(p.status) and frames >= 3
     wait_idle(app)
     assert app.last_state.w == p.w and len(p.w) == 8
     np.testing.assert_allclose(np.abs(app.last_result.image.astype(int) - engine_image(SG2, app.last_state)).max(),
@@ -86,6 +88,8 @@ def test_projection_in_the_window(make_app, tmp_path):
     line = app.panels["directions"].copy_command()         # the projected w travels as --w FILE
     argv = shlex.split(line)
     assert "--w" in argv and "--seeds" not in argv
+    cap = shlex.split(app.panels["capture"].copy_command())
+    assert cap[:cap.index("--outdir")] == argv[:argv.index("--outdir")]
     argv[argv.index("--outdir") + 1] = str(tmp_path / "out")
     from explorer.cli import main
     assert main(argv[1:]) == 0

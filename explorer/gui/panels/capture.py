@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shlex
 from dataclasses import dataclass
+from typing import Callable, Optional
 
 import dearpygui.dearpygui as dpg
 
@@ -22,14 +23,24 @@ def _num(v: float) -> str:
     return repr(float(v)) if v != int(v) else str(int(v))
 
 
-def command_line(state, outdir: str = "out") -> tuple[str, list[str]]:
+def command_line(state, outdir: str = "out", w_file: Optional[Callable] = None,
+                 num_ws: Optional[int] = None) -> tuple[str, list[str]]:
     """(`sg-explorer images ...` line that renders the state's image, settings the line cannot express).
 
     The seed is the seed-plane point rounded to whole seeds (seed = x + y * step_y). Numbers are written
-    exactly, so for a state with nothing lost the PNG equals the window's image pixel for pixel.
+    exactly, so for a state with nothing lost the PNG equals the window's image pixel for pixel. File edits
+    become --edit arguments (over all num_ws rows when an edit names none); an explicit w (a projection) becomes
+    --w w_file(w [num_ws, w_dim]) when w_file is given.
     """
+    from explorer.gui.panels.directions import edit_arguments
+    import numpy as np
     seed = (int(round(state.x)) + int(round(state.y)) * int(state.step_y)) % 2 ** 32
-    args = ["sg-explorer", "images", state.checkpoint or "PKL", "--seeds", str(seed), "--trunc", _num(state.trunc_psi)]
+    num_ws = num_ws or len(state.mix_mask) or 1
+    latent = ["--seeds", str(seed)]
+    if state.w is not None and w_file is not None:
+        w = np.asarray(state.w, np.float32)
+        latent = ["--w", w_file(np.tile(w, [num_ws, 1]) if w.ndim == 1 else w)]
+    args = ["sg-explorer", "images", state.checkpoint or "PKL", *latent, "--trunc", _num(state.trunc_psi)]
     lost = []
     if state.trunc_cutoff is not None:
         args += ["--trunc-cutoff", str(state.trunc_cutoff)]
@@ -54,11 +65,14 @@ def command_line(state, outdir: str = "out") -> tuple[str, list[str]]:
         args += ["--mix-seed", str(state.mix_seed), "--mix-ws", format_seeds(mixed)]
     if state.untransform and (state.translate_x or state.translate_y or state.rotate):
         args += ["--untransform"]
+    args += edit_arguments(state.edits, num_ws)
     args += ["--outdir", outdir]
-    if state.x != round(state.x) or state.y != round(state.y):
+    if state.w is None and (state.x != round(state.x) or state.y != round(state.y)):
         lost.append("fractional seed-plane point")
-    if state.w is not None:
+    if state.w is not None and w_file is None:
         lost.append("explicit w")
+    if any("file" not in e for e in state.edits):
+        lost.append("edits not saved to a directions file")
     return shlex.join(args), lost
 
 
@@ -107,7 +121,8 @@ class CapturePanel(Panel):
         return path
 
     def copy_command(self) -> str:
-        line, lost = command_line(self.ctx.current_state(), self.s.folder)
+        line, lost = command_line(self.ctx.current_state(), self.s.folder, w_file=save_w_for_command,
+                                  num_ws=self.info.num_ws if self.info else None)
         dpg.set_value(self.command_text, line)
         dpg.set_value(self.result_text, f"not expressible on the command line: {', '.join(lost)}" if lost else "copied")
         try:
@@ -115,3 +130,19 @@ class CapturePanel(Panel):
         except Exception:  # no clipboard owner under some X servers; the text field still shows it
             pass
         return line
+
+
+def save_w_for_command(w) -> str:
+    """<config>/ws/<content hash>.npz holding w [num_ws, w_dim] as `images --w` reads it ([1, num_ws, w_dim]);
+    written once (the hash names the content)."""
+    import hashlib
+
+    import numpy as np
+
+    from explorer.commands.project import write_w
+    from explorer.gui.userconfig import config_dir
+    arr = np.asarray(w, np.float32)
+    path = config_dir() / "ws" / f"{hashlib.sha256(arr.tobytes()).hexdigest()[:16]}.npz"
+    if not path.exists():
+        write_w(path, arr[None])
+    return str(path)

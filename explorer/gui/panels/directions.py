@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -284,34 +283,12 @@ class DirectionsPanel(Panel):
 
     # ---- the command line -------------------------------------------------------------------------------
     def command(self) -> str:
-        """The capture panel's `sg-explorer images` line for the current state with an --edit per slider (and
-        --w FILE instead of --seeds when the state holds an explicit w, e.g. a projection)."""
-        from explorer.gui.panels.capture import command_line
-        state = self.ctx.current_state()
-        line, _lost = command_line(state)
-        args = shlex.split(line)
-        extra = edit_arguments(state.edits, self.info.num_ws if self.info else 1)
-        if state.w is not None and "--seeds" in args:     # an explicit w (a projection) travels as a file
-            i = args.index("--seeds")
-            args[i:i + 2] = ["--w", self.w_file(state.w)]
-        at = args.index("--outdir") if "--outdir" in args else len(args)
-        return shlex.join(args[:at] + extra + args[at:])
-
-    def w_file(self, w) -> str:
-        """<config>/ws/<content hash>.npz holding w as images --w reads it ([1, num_ws, w_dim]); written once."""
-        import hashlib
-
-        import numpy as np
-
-        from explorer.gui.userconfig import config_dir
-        from explorer.commands.project import write_w
-        arr = np.asarray(w, np.float32)
-        if arr.ndim == 1 and self.info is not None:
-            arr = np.tile(arr, [self.info.num_ws, 1])
-        path = config_dir() / "ws" / f"{hashlib.sha256(arr.tobytes()).hexdigest()[:16]}.npz"
-        if not path.exists():
-            write_w(path, arr[None])
-        return str(path)
+        """The capture panel's `sg-explorer images` line for the current state: an --edit per slider, and --w FILE
+        instead of --seeds when the state holds an explicit w (e.g. a projection)."""
+        from explorer.gui.panels.capture import command_line, save_w_for_command
+        line, _lost = command_line(self.ctx.current_state(), w_file=save_w_for_command,
+                                   num_ws=self.info.num_ws if self.info else None)
+        return line
 
     def copy_command(self) -> str:
         line = self.command()
