@@ -147,9 +147,9 @@ def bench_contended(archs=("stylegan2", "stylegan3-t"), res: int = 256, batch: i
             busy = {impl: time_generator(G, batch, impl, repeats, dev, force_fp32) for impl in impls}
         for impl in impls:
             out.append(Contended(arch, impl, quiet[impl].seconds_per_image, busy[impl].seconds_per_image))
-    print(f"{'':<13}{'ops':<6}{'quiet s/img':>12}{'contended':>11}{'slowdown':>10}")
+    print(f"{'':<17}{'ops':<6}{'quiet s/img':>12}{'contended':>11}{'slowdown':>10}")
     for r in out:
-        print(f"{r.arch + f' {res}':<13}{r.impl:<6}{r.quiet:>12.3f}{r.contended:>11.3f}{r.slowdown:>9.2f}x")
+        print(f"{r.arch + f' {res}':<17}{r.impl:<6}{r.quiet:>12.3f}{r.contended:>11.3f}{r.slowdown:>9.2f}x")
     for arch in archs:
         got = {r.impl: r for r in out if r.arch == arch}
         if "fast" in got and "ref" in got:
