@@ -425,6 +425,37 @@ def test_sigterm_ends_a_command_quietly_with_143_and_no_partial_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
+def test_sigterm_stops_training_quietly_keeping_whole_snapshots(tmp_path):
+    """train under SIGTERM: exit 143 without a message; every snapshot left in the run folder loads (no partial
+    file), so a stopped run can be resumed from what it wrote."""
+    from test_train import TINY_ARGS, make_zip
+    data = make_zip(tmp_path / "d16.zip")
+    args = [a for a in TINY_ARGS]
+    args[args.index("--kimg") + 1] = "100"                # far more than the test waits for
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "explorer", "train", "--cfg", "stylegan2", "--data", str(data),
+                             "--outdir", str(tmp_path / "runs"), "--snap", "1", *args], cwd=ROOT, env=env,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, preexec_fn=default_signals)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and proc.poll() is None and not list(tmp_path.glob("runs/*/network-*.pkl")):
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()[1]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert "error" not in err.lower() and "Traceback" not in err, err
+    from networks import load_network_pkl
+    files = [p.name for p in (tmp_path / "runs").rglob("*") if p.is_file()]
+    assert not [n for n in files if "partial" in n or n.endswith(".tmp") or n.startswith(".")], files
+    for snap in (tmp_path / "runs").rglob("network-snapshot-*.pkl"):
+        assert load_network_pkl(snap)["G_ema"] is not None
+
+
 def test_sigterm_handler_is_only_held_while_a_command_runs(capsys, monkeypatch):
     """main() raises Terminated on SIGTERM during run() (cleanup runs, exit 143, no message) and puts the previous
     handler back afterwards."""
