@@ -48,7 +48,7 @@ def test_no_network_asks_for_one_then_file_dialog_typed_path_and_recent_list(mak
     assert app.last_state is None and app.info is None                      # nothing to render, still running
     assert net.error.startswith("no network loaded") and dpg.get_value(app.error_text) == net.error
 
-    run_callback(net.file_dialog, {"file_path_name": SG2, "selections": {"network.pkl": SG2}})
+    assert net.file_dialog.choose(SG2) == os.path.abspath(SG2)          # folder, name, OK, as a user picks it
     wait_idle(app)
     assert app.info.path == SG2 and net.error == "" and dpg.get_value(app.error_text) == ""
     info = dpg.get_value(net.info_text)
@@ -622,7 +622,7 @@ def test_session_panel_saves_and_loads_json(make_app, tmp_path):
     saved_state = app.last_state
     sess = app.panels["session"]
     path = tmp_path / "mine.json"
-    run_callback(sess.file_dialog, {"file_path_name": str(path), "selections": {}})   # chosen in the dialog
+    sess.file_dialog.choose(str(path))          # a new name: the session dialog saves to files that need not exist
     assert dpg.get_value(sess.widgets["path"]) == str(path)
     assert sess.save_file(sess.s.path) and dpg.get_value(sess.status) == f"saved {path}"
     data = json.loads(path.read_text())

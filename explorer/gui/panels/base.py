@@ -145,13 +145,8 @@ def replace(state: RenderState, **changes) -> RenderState:
     return dataclasses.replace(state, **changes)
 
 
-def file_dialog(extension: str, on_path: Callable[[str], None]) -> int:
-    """A hidden file chooser listing `extension` files (and all files); on_path(chosen path) on OK."""
-    def chosen(_sender, app_data) -> None:
-        path = (app_data or {}).get("file_path_name")
-        if path:
-            on_path(path)
-    with dpg.file_dialog(show=False, callback=chosen, width=700, height=420, directory_selector=False) as dialog:
-        dpg.add_file_extension(extension)
-        dpg.add_file_extension(".*")
-    return dialog
+def file_dialog(extension, on_path: Callable[[str], None], must_exist: bool = True):
+    """A hidden file chooser (explorer.gui.filepicker.FilePicker) listing `extension` files (a suffix or a list of
+    them); on_path(chosen absolute path) on OK; .show() opens it. must_exist False: saving to a new name."""
+    from explorer.gui.filepicker import FilePicker
+    return FilePicker([extension] if isinstance(extension, str) else extension, on_path, must_exist)

@@ -80,18 +80,17 @@ class DirectionsPanel(Panel):
                 self.cancel_button = dpg.add_button(label="Cancel", callback=lambda *_: self.cancel())
                 self.progress = dpg.add_progress_bar(default_value=0.0, width=150)
             with dpg.group(horizontal=True):
-                self.load_button = dpg.add_button(label="Load...", callback=lambda *_: dpg.show_item(
-                    self._dialog("load")))
-                self.save_button = dpg.add_button(label="Save as...", callback=lambda *_: dpg.show_item(
-                    self._dialog("save")))
+                self.load_button = dpg.add_button(label="Load...", callback=lambda *_: self._dialog("load").show())
+                self.save_button = dpg.add_button(label="Save as...", callback=lambda *_: self._dialog("save").show())
                 self.reset_button = dpg.add_button(label="Reset", callback=lambda *_: self.reset())
                 self.copy_button = dpg.add_button(label="Copy command", callback=lambda *_: self.copy_command())
             self.status = dpg.add_text("", wrap=420)
             self.slider_group = dpg.add_group()
 
-    def _dialog(self, kind: str) -> int:
+    def _dialog(self, kind: str):
         if kind not in self._dialogs:
-            self._dialogs[kind] = file_dialog(".npz", self.load if kind == "load" else self.save_as)
+            self._dialogs[kind] = file_dialog(".npz", self.load if kind == "load" else self.save_as,
+                                              must_exist=(kind == "load"))
         return self._dialogs[kind]
 
     def _rebuild_sliders(self) -> None:

@@ -40,7 +40,7 @@ class NetworkPanel(Panel):
                 self.path_input = dpg.add_input_text(hint="checkpoint .pkl, URL or training run folder", width=-150,
                                                      on_enter=True, callback=lambda *_: self.open(dpg.get_value(self.path_input)))
                 self.load_button = dpg.add_button(label="Load", callback=lambda *_: self.open(dpg.get_value(self.path_input)))
-                dpg.add_button(label="Browse...", callback=lambda *_: dpg.show_item(self.file_dialog))
+                dpg.add_button(label="Browse...", callback=lambda *_: self.file_dialog.show())
             self.recent_combo = dpg.add_combo(userconfig.load_recent(), label="recent", width=-150,
                                               callback=lambda _s, v: self.open(v))
             self.network_radio = dpg.add_radio_button(["G_ema", "G"], default_value=self.s.network, horizontal=True,

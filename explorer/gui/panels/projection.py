@@ -47,7 +47,7 @@ class ProjectionPanel(Panel):
         with dpg.group(parent=parent):
             with dpg.group(horizontal=True):
                 self.bind(dpg.add_input_text, "target", label="photo", hint="path of an image", width=250)
-                self.browse_button = dpg.add_button(label="Browse...", callback=lambda *_: dpg.show_item(self.dialog()))
+                self.browse_button = dpg.add_button(label="Browse...", callback=lambda *_: self.dialog().show())
             with dpg.group(horizontal=True):
                 self.bind(dpg.add_input_int, "steps", label="steps", min_value=1, min_clamped=True, width=100)
                 self.bind(dpg.add_checkbox, "w_plus", label="W+")
@@ -59,11 +59,9 @@ class ProjectionPanel(Panel):
             self.use_box = self.bind(dpg.add_checkbox, "use_result", label="show the projected w")
             self.status = dpg.add_text("", wrap=420)
 
-    def dialog(self) -> int:
+    def dialog(self):
         if self._dialog is None:
-            self._dialog = file_dialog(".png", lambda path: self.set(target=path))
-            for ext in (".jpg", ".jpeg", ".webp"):
-                dpg.add_file_extension(ext, parent=self._dialog)
+            self._dialog = file_dialog([".png", ".jpg", ".jpeg", ".webp"], lambda path: self.set(target=path))
         return self._dialog
 
     def start(self) -> bool:

@@ -31,9 +31,9 @@ class SessionPanel(Panel):
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Save", callback=lambda *_: self.save_file(self.s.path))
                 dpg.add_button(label="Load", callback=lambda *_: self.load_file(self.s.path))
-                dpg.add_button(label="Browse...", callback=lambda *_: dpg.show_item(self.file_dialog))
+                dpg.add_button(label="Browse...", callback=lambda *_: self.file_dialog.show())
             self.status = dpg.add_text("")
-        self.file_dialog = file_dialog(".json", lambda path: self.set(path=path))
+        self.file_dialog = file_dialog(".json", lambda path: self.set(path=path), must_exist=False)
 
     def save_file(self, path: str) -> bool:
         path = (path or "").strip()
