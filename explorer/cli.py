@@ -24,6 +24,7 @@ COMMANDS = {
     "train": ("explorer.commands.train", "train or fine-tune StyleGAN2 / StyleGAN3"),
     "directions": ("explorer.commands.directions", "semantic directions in W (SeFa, GANSpace)"),
     "project": ("explorer.commands.project", "project an image into W"),
+    "metrics": ("explorer.commands.metrics", "FID, KID, precision/recall, EQ-T / EQ-R of a checkpoint"),
     "gui": ("explorer.commands.gui", "open the explorer window (the default)"),
 }
 

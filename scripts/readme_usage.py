@@ -81,6 +81,26 @@ SECTIONS = [
       "sg-explorer train --cfg stylegan2 --data data/photos-64.zip --outdir runs --batch 32 --gamma 0.5 "
       "--resume latest",
       "sg-explorer train --cfg progan --data data/photos-64.zip --outdir runs --batch 32 --gamma 10 --mirror"]),
+    ("metrics", "sg-explorer metrics",
+     "NVIDIA's calc_metrics for this project. `fid`, `kid` and `pr` (precision / recall, k = 3) are NVIDIA's "
+     "fid50k_full, kid50k_full and pr50k3_full: every image of `--data` against `--num` generated images (50000 "
+     "by default; fewer for a quick look), z seeded by `--seed`, truncation 1, random noise, labels drawn from "
+     "the data set for a conditional model, images quantised to uint8 as NVIDIA's; with `none` in place of PKL, "
+     "the image set `--ref` against `--data` (folders or zips, any image size). `eqt`, `eqt_frac` and `eqr` are "
+     "StyleGAN3's equivariance in dB (eqt50k_int, eqt50k_frac, eqr50k). The feature network is pytorch-fid's "
+     "FID Inception: the plain state-dict file `pt_inception-2015-12-05-6726825d.pth` "
+     "(https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth)"
+     ", given with `--feature-net` or fetched once into the download cache when online; images go in as "
+     "pytorch-fid's, in [-1, 1], resized bilinearly to 299 inside the network. FID values therefore follow "
+     "pytorch-fid's network, close to but not bit-equal with NVIDIA's TF-graph detector. `pr` uses the same "
+     "Inception features where NVIDIA's uses VGG16: its values are not comparable with NVIDIA's. Features of a "
+     "data set are cached by content (`metric-features/` in the cache): a second run against the same data reads "
+     "no image. One line per metric, or one JSON object with `--json`; `train --metrics fid,kid,...` computes "
+     "the same at each snapshot.",
+     ["sg-explorer metrics runs/00000-stylegan3-t-faces/ --metrics fid,kid --data data/photos-64.zip",
+      "sg-explorer metrics ffhq.pkl --metrics eqt,eqt_frac,eqr --num 1000 --json",
+      "sg-explorer metrics none --ref samples/ --data data/photos-64.zip --metrics fid,kid "
+      "--feature-net pt_inception-2015-12-05-6726825d.pth"]),
     ("bench", "sg-explorer bench",
      "Prints speed and memory figures (benchmarks, not tests): seconds per image and GFLOP/s of a full-size "
      "generator with the reference and the fast ops, peak memory, GUI frame rate and latency, video export and "
