@@ -8,6 +8,7 @@ Input: images [N, 3, H, W] in [-1, 1] (any size; resized bilinearly to 299 insid
 from __future__ import annotations
 
 import pathlib
+import warnings
 
 import torch
 import torch.nn as nn
@@ -186,7 +187,9 @@ def load_inception(path, device="cpu") -> FIDInception:
     if not path.is_file():
         raise ValueError(f"--feature-net {path}: no such file")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():   # torch warns about old pickle protocols before refusing them
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise ValueError(f"{path}: not a plain state-dict file ({type(e).__name__})") from None
     if not isinstance(state, dict):
