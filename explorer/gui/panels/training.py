@@ -1,19 +1,26 @@
-"""Training companion: follow a training run folder and load its newest network-snapshot-*.pkl.
+"""Training companion: follow a training run folder, load its newest network-snapshot-*.pkl, and show the run:
+its stats.jsonl and metric-*.jsonl plotted against kimg, its fakes grids on a kimg slider, its options.
 
 "Newest" is as `networks.load_network_pkl(run_dir)` picks it (networks.runs): highest run id, then kimg. The folder
 is polled once a second (names and mtimes); a new snapshot, or the newest one rewritten, is loaded through
 the network panel like any other checkpoint (a broken one is reported there and the shown network stays).
+On the same poll a worker thread reads what the run's files gained (explorer/gui/training_run.py) and hands
+an immutable RunView back; the UI thread only sends changed series to the plots.
 """
 from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
 
 import dearpygui.dearpygui as dpg
 
 from explorer.gui.panels.base import Panel
+from explorer.gui.panels.training_grids import GridViewer
+from explorer.gui.panels.training_plots import RunPlots
+from explorer.gui.training_run import RunReader, RunView
 from networks.runs import snapshots_newest_first
 
 POLL_S = 1.0
@@ -43,17 +50,32 @@ class TrainingPanel(Panel):
         super().__init__(ctx)
         self.loaded: Optional[tuple] = None      # (path, mtime) last handed to the network panel
         self._next_poll = 0.0
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="training-run")  # reads, decodes
+        self.reader: Optional[RunReader] = None  # of s.run_dir; used by one worker job at a time
+        self.reading = None                      # (reader, Future) of the refresh in flight
+        self.view: Optional[RunView] = None      # the run as shown
+        self.plots = RunPlots()
 
     def build(self, parent) -> None:
         with dpg.group(parent=parent):
             with dpg.group(horizontal=True):
                 self.dir_input = self.bind(dpg.add_input_text, "run_dir", hint="training run folder", width=-120)
-                dpg.add_button(label="Open", callback=lambda *_: self.open_run(self.s.run_dir))
+                self.open_button = dpg.add_button(label="Open", callback=lambda *_: self.open_run(self.s.run_dir))
             with dpg.group(horizontal=True):
                 self.bind(dpg.add_checkbox, "follow", label="reload when a new snapshot appears")
                 self.stop_button = dpg.add_button(label="Stop following", callback=lambda *_: self.stop_following())
             self.following_text = dpg.add_text("not following a run", wrap=0)
             self.status = dpg.add_text("")
+            self.run_text = dpg.add_text("", wrap=0)
+            with dpg.tab_bar() as self.tabs:
+                with dpg.tab(label="Plots") as self.plots_tab:
+                    self.plots.build(self.plots_tab)
+                with dpg.tab(label="Fakes") as self.grids_tab:
+                    self.grids = GridViewer(self.executor, self.ctx.texture_registry)
+                    self.grids.build(self.grids_tab)
+                with dpg.tab(label="Options") as self.options_tab:
+                    self.options_text = dpg.add_input_text(multiline=True, readonly=True, width=-1, height=320,
+                                                           default_value="no training_options.json yet")
 
     def on_setting(self, field: str) -> None:
         pass  # typing a folder does not open it; the button does
@@ -67,6 +89,8 @@ class TrainingPanel(Panel):
         self.sync_widgets()
         dpg.set_value(self.following_text, f"following {self.s.run_dir}")
         self.loaded = None
+        self._follow_files(self.s.run_dir)
+        self.reading = (self.reader, self.executor.submit(self.reader.refresh))
         found = self.poll(force=True)
         if not found:
             dpg.set_value(self.status, "no network-snapshot-*.pkl yet; watching")
@@ -85,11 +109,61 @@ class TrainingPanel(Panel):
         return True
 
     def tick(self, dt: float) -> bool:
+        self.grids.tick()
+        if (self.reader.root if self.reader else "") != self.s.run_dir:
+            self._follow_files(self.s.run_dir)
+        if self.reading is not None and self.reading[1].done():
+            self._take_view()
         now = time.monotonic()
         if self.s.run_dir and now >= self._next_poll:
             self._next_poll = now + POLL_S
             self.poll()
+            if self.reading is None and self.reader is not None:
+                self.reading = (self.reader, self.executor.submit(self.reader.refresh))
         return False
+
+    # -- the run's files -------------------------------------------------------------------------------
+    def _follow_files(self, run_dir: str) -> None:
+        """Starts reading another folder ("" for none): what was shown of the last one goes."""
+        self.reader = RunReader(run_dir) if run_dir else None
+        self.reading, self.view = None, None      # a refresh in flight for the old reader is ignored
+        self.plots.clear()
+        self.grids.clear()
+        dpg.set_value(self.options_text, "no training_options.json yet")
+        dpg.set_value(self.run_text, "")
+
+    def _take_view(self) -> None:
+        reader, future = self.reading
+        self.reading = None
+        if reader is not self.reader:
+            return
+        try:
+            view = future.result()
+        except Exception as e:   # a reader bug must not end the window: say it, keep what is shown
+            dpg.set_value(self.run_text, f"cannot read the run: {e.__class__.__name__}: {e}")
+            return
+        if view is not None:
+            self.show_view(view)
+
+    def show_view(self, view: RunView) -> None:
+        """Puts a RunView on screen: changed series, the grid listing, the options, a summary line."""
+        self.view = view
+        self.plots.update(view)
+        self.grids.set_grids(view.grids)
+        dpg.set_value(self.options_text, "\n".join(view.options) if view.options else "no training_options.json yet")
+        line = f"{os.path.basename(view.folder)}: {view.records} ticks"
+        last = max((x[-1] for x, _y in view.series.values() if len(x)), default=None)
+        if last is not None:
+            line += f" to kimg {last:g}"
+        if view.bad_lines:
+            line += f", {view.bad_lines} unreadable line(s) skipped"
+        dpg.set_value(self.run_text, line)
+
+    def stop(self) -> None:
+        """At close: no more reads; the worker threads end after their current file."""
+        self.reader, self.reading = None, None
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.grids.close()
 
     def stop_following(self) -> None:
         """Forgets the run folder: no more polling, no more loads from it (the shown network stays)."""

@@ -1,0 +1,168 @@
+"""The window's training companion on a real window (Xvfb): a run's stats and metrics plotted against kimg,
+its fakes grids on a slider, its options; a run still being written; a 10k-tick stats file.
+
+References: the run's files read with json / PIL in the test, and the window's own pixels read back.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gui_harness import click, fire, make_app, screenshot, step_until, widget_pixels, xvfb_display  # noqa: E402,F401
+from test_training_run import json_lines, tiny_run  # noqa: E402
+
+import dearpygui.dearpygui as dpg  # noqa: E402
+
+pytestmark = [pytest.mark.gui, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return tiny_run(tmp_path_factory)
+
+
+def companion(app):
+    """The training panel, alone open in the left column (so that its widgets are on screen)."""
+    for panel in app.panels.values():
+        dpg.set_value(panel.header, False)
+    training = app.panels["training"]
+    dpg.set_value(training.header, True)
+    return training
+
+
+def open_folder(app, folder) -> object:
+    """Types the folder into the panel and presses Open, as a user would; returns the panel once it shows the run."""
+    training = companion(app)
+    fire(training.dir_input, str(folder))
+    click(training.open_button)
+    step_until(app, lambda: training.reading is None and training.view is not None, 30)
+    app.step()
+    return training
+
+
+def series_value(training, key) -> tuple:
+    x, y = dpg.get_value(training.plots.series[key])[:2]
+    return list(x), list(y)
+
+
+def test_run_plots_grids_and_options(make_app, run, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(run, folder)
+    rng = np.random.default_rng(3)
+    extra = {name: rng.integers(0, 256, (48, 80, 3), dtype=np.uint8) for name in ("fakes000004.png", "fakes000012.png")}
+    for name, img in extra.items():
+        Image.fromarray(img).save(folder / name)
+    app = make_app()
+    training = open_folder(app, folder)
+
+    # Every number stats.jsonl holds is a series against kimg, exactly; the metric from metric-eqt.jsonl too.
+    stats = json_lines(folder / "stats.jsonl")
+    for key in ("Loss/G/loss", "Loss/D/loss", "Loss/D/real", "Loss/scores/fake", "Loss/r1_penalty", "augment_p"):
+        rows = [(r["kimg"], r[key]) for r in stats if key in r]
+        assert series_value(training, key) == ([k for k, _ in rows], [v for _, v in rows]), key
+    metric = json_lines(folder / "metric-eqt.jsonl")
+    assert series_value(training, "Metrics/eqt") == ([r["kimg"] for r in metric], [r["results"]["eqt"] for r in metric])
+    titles = [dpg.get_item_label(node) for node, *_ in training.plots.plots.values()]
+    assert titles[:5] == ["Losses", "D scores", "Regularisers", "Augment p", "Metric eqt"]
+    _node, _plot, x_axis, y_axis = training.plots.plots["Metric eqt"]
+    assert dpg.get_item_label(x_axis) == "kimg" and dpg.get_item_label(y_axis) == "dB"
+
+    # The options, one "key: value" line each.
+    options = json.loads((folder / "training_options.json").read_text())
+    lines = dpg.get_value(training.options_text).splitlines()
+    assert f"cfg: {options['cfg']}" in lines and f"batch: {options['batch']}" in lines
+    assert f"training_set_kwargs.path: {options['training_set_kwargs']['path']}" in lines
+
+    # The slider steps through the grids by kimg; the window shows each grid's pixels (one uint8 level).
+    dpg.set_value(training.tabs, training.grids_tab)
+    grids = training.grids
+    assert [g.label for g in grids.grids] == ["0", "4", "12"] and grids.index == 2      # follows the newest
+    for index, name in ((0, "fakes000000.png"), (1, "fakes000004.png"), (2, "fakes000012.png"), (0, "fakes000000.png")):
+        fire(grids.slider, index)
+        step_until(app, lambda: grids.shown == grids.wanted, 20)
+        expected = np.asarray(Image.open(folder / name).convert("RGB"))
+        shot = screenshot(app, str(tmp_path / f"grid{index}.png"))
+        h, w = expected.shape[:2]
+        on_screen = widget_pixels(shot, grids.image, h, w)
+        assert np.abs(on_screen.astype(int) - expected).max() <= 1, name
+        assert dpg.get_value(grids.label).startswith(f"kimg {int(name[5:11])}")
+
+
+def test_a_run_being_written(make_app, tmp_path):
+    stats = tmp_path / "stats.jsonl"
+    stats.write_text('{"kimg": 4.0, "Loss/G/loss": 1.5}\n{"kimg": 8.0, "Loss/G/loss": 1.25}\n{"kimg": 12.0, "Loss')
+    (tmp_path / "training_options.json").write_text('{"cfg": "stylegan2", "gam')       # still being written
+    app = make_app()
+    training = open_folder(app, tmp_path)
+    assert series_value(training, "Loss/G/loss") == ([4.0, 8.0], [1.5, 1.25])
+    assert dpg.get_value(training.options_text) == "no training_options.json yet"
+    assert dpg.get_value(grid_label := training.grids.label) == "no fakes grids yet" and grid_label
+    # The loop finishes the line, adds a tick with a new metric, and a metric file appears: shown on the next poll.
+    with open(stats, "a") as f:
+        f.write('/G/loss": 1.0}\nnot json at all\n{"kimg": 16.0, "Loss/G/loss": 0.5, "Metrics/kid50k_full": 0.25}\n')
+    (tmp_path / "metric-kid50k_full.jsonl").write_text(json.dumps(
+        {"results": {"kid50k_full": 0.25}, "metric": "kid50k_full", "snapshot_pkl": "network-snapshot-000016.pkl"}) + "\n")
+    (tmp_path / "training_options.json").write_text('{"cfg": "stylegan2", "gamma": 8.0}')
+    step_until(app, lambda: len(series_value(training, "Loss/G/loss")[0]) == 4
+               and "Metrics/kid50k_full" in training.plots.series, 10)
+    assert series_value(training, "Loss/G/loss") == ([4.0, 8.0, 12.0, 16.0], [1.5, 1.25, 1.0, 0.5])
+    assert series_value(training, "Metrics/kid50k_full") == ([16.0], [0.25])
+    assert "Metric kid50k_full" in training.plots.plots
+    step_until(app, lambda: dpg.get_value(training.options_text) == "cfg: stylegan2\ngamma: 8.0", 5)
+    assert "1 unreadable line(s) skipped" in dpg.get_value(training.run_text)
+    # Stop following: the run's plots go.
+    click(training.stop_button)
+    app.step()
+    assert training.plots.series == {} and training.view is None
+
+
+def test_ten_thousand_ticks_keep_the_window_responsive(make_app, tmp_path):
+    rng = np.random.default_rng(0)
+    with open(tmp_path / "stats.jsonl", "w") as f:
+        for i in range(10000):
+            f.write(json.dumps({"tick": i, "kimg": 4.0 * i, "augment_p": float(rng.random()),
+                                **{f"Loss/{k}": float(v) for k, v in zip(("G/loss", "D/loss", "D/real", "D/fake",
+                                   "scores/real", "scores/fake", "r1_penalty"), rng.standard_normal(7))}}) + "\n")
+    app = make_app()
+    training = companion(app)
+    fire(training.dir_input, str(tmp_path))
+    t0 = time.perf_counter()
+    click(training.open_button)
+    worst = time.perf_counter() - t0
+    frames = 0
+    while training.view is None:
+        t1 = time.perf_counter()
+        app.step()
+        worst, frames = max(worst, time.perf_counter() - t1), frames + 1
+        assert time.perf_counter() - t0 < 30
+    loaded = time.perf_counter() - t0
+    times = []
+    for _ in range(40):
+        t1 = time.perf_counter()
+        app.step()
+        times.append(time.perf_counter() - t1)
+    dpg.set_value(training.tabs, training.options_tab)
+    without = []
+    for _ in range(40):
+        t1 = time.perf_counter()
+        app.step()
+        without.append(time.perf_counter() - t1)
+    print(f"\n10k ticks: shown after {loaded:.2f} s ({frames} frames meanwhile, worst {worst * 1000:.0f} ms); "
+          f"frame median {np.median(times) * 1000:.1f} ms with the plots, {np.median(without) * 1000:.1f} ms without")
+    assert worst < 0.25
+    x, y = series_value(training, "Loss/G/loss")
+    assert len(x) <= 800 and max(y) == max(r for r in _column(tmp_path / "stats.jsonl", "Loss/G/loss"))
+    assert x[0] == 0.0 and x[-1] == 39996.0
+
+
+def _column(path, key) -> list:
+    return [json.loads(line)[key] for line in path.read_text().splitlines()]
