@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from explorer.gui.filepicker import human_size, listing
-from gui_harness import SG2, click, fire, have_xdotool, make_app, pointer_to, wait_idle, xdo, xvfb_display  # noqa: F401
+from gui_harness import SG2, click, fire, have_xdotool, make_app, pointer_to, wait_idle, xdo, xvfb_display  # noqa: F401 (fixtures)
 
 
 @pytest.mark.parametrize("n, text", [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1536, "1.5 KiB"),

@@ -18,7 +18,8 @@ import dearpygui.dearpygui as dpg
 from explorer.engine.latents import format_seeds, parse_seeds
 from explorer.errors import UserError
 from explorer.gui.panels.background import BackgroundJob
-from explorer.gui.panels.base import Panel, file_dialog, replace
+from explorer.gui.panels.base import file_dialog, replace
+from explorer.gui.panels.jobpanel import JobPanel
 from networks.edit.directions import (DirectionError, Directions, ganspace, load_directions, presets_from_resolutions,
                                       save_directions, sefa)
 
@@ -49,14 +50,13 @@ def edit_arguments(edits: list, num_ws: int) -> list[str]:
     return out
 
 
-class DirectionsPanel(Panel):
+class DirectionsPanel(JobPanel):
     title = "Semantic directions"
     Settings = DirectionsSettings
 
     def __init__(self, ctx, cache_source):
         super().__init__(ctx)
         self._cache_source = cache_source
-        self.job: Optional[BackgroundJob] = None
         self.directions: Optional[Directions] = None
         self.sliders: list = []
         self.name_inputs: list = []
@@ -160,22 +160,10 @@ class DirectionsPanel(Panel):
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", os.path.splitext(os.path.basename(checkpoint.rstrip("/")))[0])
         return str(config_dir() / "directions" / f"{stem or 'network'}-{method}.npz")
 
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel.set()
-
-    def stop(self) -> None:
-        if self.job is not None:
-            self.job.stop()
-
     def tick(self, dt: float) -> bool:
-        job = self.job
+        job = self.finished_job()
         if job is None:
             return False
-        dpg.set_value(self.progress, job.progress)
-        if not job.done.is_set():
-            return False
-        self.job = None
         if job.error:
             dpg.set_value(self.status, job.error)
             return False

@@ -15,7 +15,8 @@ import dearpygui.dearpygui as dpg
 
 from explorer.engine.renderer import network_lock
 from explorer.gui.panels.background import BackgroundJob
-from explorer.gui.panels.base import Panel, file_dialog, replace
+from explorer.gui.panels.base import file_dialog, replace
+from explorer.gui.panels.jobpanel import JobPanel
 from networks.edit.projector import ProjectConfig, load_target, project, psnr
 
 
@@ -29,7 +30,7 @@ class ProjectionSettings:
     add_keyframe: bool = True       # append the result to the video timeline
 
 
-class ProjectionPanel(Panel):
+class ProjectionPanel(JobPanel):
     title = "Projection"
     Settings = ProjectionSettings
 
@@ -37,7 +38,6 @@ class ProjectionPanel(Panel):
         super().__init__(ctx)
         self._cache_source = cache_source
         self._add_keyframe = add_keyframe
-        self.job: Optional[BackgroundJob] = None
         self.w: Optional[list] = None          # projected ws [num_ws][w_dim]
         self.step_text = ""
         self._keyframe_due = False
@@ -95,29 +95,16 @@ class ProjectionPanel(Panel):
         dpg.set_value(self.status, "projecting ...")
         return True
 
-    def cancel(self) -> None:
-        """Stops the projection after its current step (the w reached so far is kept); never waits."""
-        if self.job is not None:
-            self.job.cancel.set()
-
-    def stop(self) -> None:
-        if self.job is not None:
-            self.job.stop()
-
     def tick(self, dt: float) -> bool:
         if self._keyframe_due:                # the state with the result went out last frame
             self._keyframe_due = False
             if self._add_keyframe is not None:
                 self._add_keyframe()
-        job = self.job
+        job = self.finished_job()       # cancel() keeps the w reached so far
         if job is None:
-            return False
-        dpg.set_value(self.progress, job.progress)
-        if not job.done.is_set():
-            if self.step_text:
+            if self.job is not None and self.step_text:
                 dpg.set_value(self.status, self.step_text)
             return False
-        self.job = None
         if job.error:
             dpg.set_value(self.status, job.error)
             return False

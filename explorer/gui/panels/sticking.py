@@ -14,7 +14,7 @@ import dearpygui.dearpygui as dpg
 
 from explorer.gui.engine_link import sticking_average
 from explorer.gui.panels.background import BackgroundJob
-from explorer.gui.panels.base import Panel
+from explorer.gui.panels.jobpanel import JobPanel
 from explorer.gui.texture import make_texture
 
 VIEW_SIZE = 200
@@ -64,7 +64,7 @@ def _layer_names(G) -> set:
     return names | {f"{n}:{i}" for n in names for i in range(2)}   # tuple outputs ('b8:0', 'b8:1')
 
 
-class StickingPanel(Panel):
+class StickingPanel(JobPanel):
     title = "Texture sticking"
     Settings = StickingSettings
 
@@ -73,7 +73,6 @@ class StickingPanel(Panel):
         changes StyleGAN3's transform, so sharing the render worker's cache is safe)."""
         super().__init__(ctx)
         self._cache_source = cache_source
-        self.job: Optional[BackgroundJob] = None
         self.images: list = []      # uint8 [H, W, 3] or None per checkpoint of the last run
         self.notes: list = []       # one line per checkpoint ('' when fine)
 
@@ -109,24 +108,10 @@ class StickingPanel(Panel):
         dpg.set_value(self.status, f"averaging {n} frames of {len(pkls)} network(s) ...")
         return True
 
-    def cancel(self) -> None:
-        """Asks the job to stop after its current frame; never waits for it (the UI keeps drawing)."""
-        if self.job is not None:
-            self.job.cancel.set()
-
-    def stop(self) -> None:
-        """At close: cancel and wait for the helper thread."""
-        if self.job is not None:
-            self.job.stop()
-
     def tick(self, dt: float) -> bool:
-        job = self.job
+        job = self.finished_job()
         if job is None:
             return False
-        dpg.set_value(self.progress, job.progress)
-        if not job.done.is_set():
-            return False
-        self.job = None
         dpg.set_value(self.progress, 1.0 if job.result is not None and not job.error else job.progress)
         if job.error:
             dpg.set_value(self.status, job.error)
