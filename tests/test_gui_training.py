@@ -19,6 +19,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gui_harness import click, fire, make_app, screenshot, step_until, widget_pixels, xvfb_display  # noqa: E402,F401
 from test_training_run import json_lines, tiny_run  # noqa: E402
+from explorer.gui.training_run import MAX_POINTS  # noqa: E402
 
 import dearpygui.dearpygui as dpg  # noqa: E402
 
@@ -160,7 +161,7 @@ def test_ten_thousand_ticks_keep_the_window_responsive(make_app, tmp_path):
           f"frame median {np.median(times) * 1000:.1f} ms with the plots, {np.median(without) * 1000:.1f} ms without")
     assert worst < 0.25
     x, y = series_value(training, "Loss/G/loss")
-    assert len(x) <= 800 and max(y) == max(r for r in _column(tmp_path / "stats.jsonl", "Loss/G/loss"))
+    assert len(x) <= MAX_POINTS and max(y) == max(r for r in _column(tmp_path / "stats.jsonl", "Loss/G/loss"))
     assert x[0] == 0.0 and x[-1] == 39996.0
 
 

@@ -147,6 +147,8 @@ class TrainingPanel(Panel):
 
     def show_view(self, view: RunView) -> None:
         """Puts a RunView on screen: changed series, the grid listing, the options, a summary line."""
+        if self.view is not None and view.folder != self.view.folder:
+            self.plots.clear()            # a newer run started in the OUTDIR: none of the old run's plots stay
         self.view = view
         self.plots.update(view)
         self.grids.set_grids(view.grids)
