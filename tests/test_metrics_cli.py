@@ -128,3 +128,38 @@ def test_feature_net_file_errors(capsys, sets, tmp_path):
         code, out, err = run(capsys, "metrics", "none", "--ref", a, "--data", b, "--metrics", "fid",
                              "--feature-net", path)
         assert code != 0 and len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_train_writes_fid_kid_pr_as_nvidias_training_loop(tmp_path, tiny):
+    """stylegan2 (no equivariance) with fid,kid,pr: metric-<name>.jsonl lines as NVIDIA's and Metrics/* in stats."""
+    from networks.training.loop import Trainer
+    from test_train import make_zip, tiny_options
+    data = make_zip(tmp_path / "d16.zip", count=8)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    opts = tiny_options(data, tmp_path, metrics=("fid", "kid", "pr"), metric_samples=6)
+    assert opts.validate() == []   # fid / kid / pr are allowed for every cfg
+    path = Trainer(opts, run_dir=run_dir, log=lambda m: None).run()
+    stats = [json.loads(ln) for ln in (run_dir / "stats.jsonl").read_text().splitlines()]
+    for name, keys in (("fid", ["fid"]), ("kid", ["kid"]), ("pr", ["pr_precision", "pr_recall"])):
+        lines = [json.loads(ln) for ln in (run_dir / f"metric-{name}.jsonl").read_text().splitlines()]
+        rec = lines[-1]
+        assert set(rec) >= {"results", "metric", "total_time", "total_time_str", "num_gpus", "snapshot_pkl",
+                            "timestamp", "kimg"}
+        assert rec["metric"] == name and list(rec["results"]) == keys and rec["snapshot_pkl"] == path.name
+        assert rec["num_gpus"] == 1 and rec["total_time"] >= 0 and rec["total_time_str"].endswith("s")
+        assert all(np.isfinite(rec["results"][k]) and stats[-1][f"Metrics/{k}"] == rec["results"][k] for k in keys)
+    assert len(tiny) == 1   # the feature network loaded once for the whole run
+    cached = list((tmp_path / "cache" / "metric-features").glob("*.npy"))
+    assert len(cached) == 1 and np.load(cached[0]).shape == (8, 12)   # the data set's features, computed once
+
+
+def test_train_metric_options_are_checked_before_training(tmp_path, capsys):
+    from test_train import make_zip
+    data = make_zip(tmp_path / "d16.zip", count=4)
+    base = ["train", "--data", data, "--outdir", tmp_path / "out", "--batch", "4", "--gamma", "1", "--kimg", "0.004"]
+    for extra, message in ((["--cfg", "stylegan2", "--metrics", "fid,eqr"], "eqr: equivariance needs a StyleGAN3"),
+                           (["--cfg", "stylegan2", "--metrics", "fad"], "unknown fad")):
+        code, out, err = run(capsys, *base, *extra)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "out").exists()

@@ -18,7 +18,7 @@ from explorer.errors import UserError
 
 # Settings that may change when a run is resumed from our own snapshot; everything else comes from it.
 RESUME_OVERRIDES = ("data", "outdir", "kimg", "tick", "snap", "nproc", "device", "workers", "metrics",
-                    "metric_samples", "resume", "batch_gpu")
+                    "metric_samples", "feature_net", "resume", "batch_gpu")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,8 +63,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--device", choices=("cpu", "cuda"), default="cuda" if _cuda() else "cpu", help="torch device (default cuda when available)")
     a("--workers", type=int, default=None,
       help="data loader worker processes per training process (default: min(3, cores per process - 1))")
-    a("--metrics", default="", help="comma list of eqt, eqt_frac, eqr (StyleGAN3), or 'none'")
-    a("--metric-samples", type=int, default=0, help="images per metric (0 = 1000 on CUDA, 64 on CPU)")
+    a("--metrics", default="", help="at each snapshot, comma list of fid, kid, pr (against --data) and eqt, "
+      "eqt_frac, eqr (StyleGAN3), or 'none'; as sg-explorer metrics")
+    a("--metric-samples", type=int, default=0, help="generated images per metric (0 = 1000 on CUDA, 64 on CPU)")
+    a("--feature-net", default=None, metavar="FILE",
+      help="fid / kid / pr: pt_inception-2015-12-05-6726825d.pth (default: the download cache)")
     a("--fp32", action="store_true", help="disable fp16 layers and conv clamping")
     a("--z-dim", type=int, default=512, help="latent z dimension (default 512)")
     a("--w-dim", type=int, default=512, help="intermediate w dimension (default 512)")
@@ -94,6 +97,7 @@ def options_from_args(args: argparse.Namespace):
                         glr=args.glr, dlr=args.dlr, freezed=args.freezed, mbstd_group=args.mbstd_group,
                         seed=args.seed, nproc=args.nproc, device=args.device, workers=args.workers,
                         metrics=_parse_metrics(args.metrics), metric_samples=args.metric_samples,
+                        feature_net=args.feature_net,
                         fp32=args.fp32, z_dim=args.z_dim, w_dim=args.w_dim,
                         start_res=args.start_res, grow_kimg=args.grow_kimg)
 

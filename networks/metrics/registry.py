@@ -86,7 +86,8 @@ def check(names, G, opts: MetricOptions) -> None:
         raise MetricError("without a generator ('none'), --ref IMAGES is compared with --data")
 
 
-def _fnet(opts: MetricOptions):
+def feature_network(opts: MetricOptions):
+    """The feature network of opts (loaded once per MetricOptions)."""
     from networks.metrics.features import feature_net
     key = ("fnet", opts.feature_net, str(opts.device))
     if key not in opts.memo:
@@ -96,7 +97,7 @@ def _fnet(opts: MetricOptions):
 
 def _set_features(path: str, opts: MetricOptions) -> np.ndarray:
     from networks.metrics.features import image_set_features
-    fnet = _fnet(opts)
+    fnet = feature_network(opts)
     key = ("set", str(path), fnet.digest)
     if key not in opts.memo:   # in-process only; the disk cache (by content) serves later processes
         opts.memo[key] = image_set_features(path, fnet, opts.device, opts.batch, opts.progress, opts.log)
@@ -113,7 +114,7 @@ def _generated(G, opts: MetricOptions, shared: dict) -> np.ndarray:
         return _set_features(opts.ref, opts)
     if "gen" not in shared:
         from networks.metrics.features import generator_features
-        shared["gen"] = generator_features(G, _fnet(opts), opts.num, opts.seed, opts.device, _labels(G, opts),
+        shared["gen"] = generator_features(G, feature_network(opts), opts.num, opts.seed, opts.device, _labels(G, opts),
                                            opts.batch, progress=opts.progress)
     return shared["gen"]
 

@@ -389,20 +389,50 @@ class Trainer:
             raise TrainingError(str(e)) from None
         save_png(self.run_dir / "reals.png", snap.images_to_grid(imgs, snap.grid_shape(n)[0]))
 
+    def _metric_options(self):
+        """One MetricOptions for the run: the feature network and the data set's features load once."""
+        if getattr(self, "_metric_opts", None) is None:
+            from networks.metrics.registry import MetricOptions
+            self._metric_opts = MetricOptions(
+                data=self.opts.data, num=self.opts.metric_samples or (1000 if self.device.type == "cuda" else 64),
+                feature_net=self.opts.feature_net, device=str(self.device), seed=self.opts.seed, log=self.log)
+        return self._metric_opts
+
+    def _check_metrics(self) -> None:
+        """Before the first step: a missing feature network fails now, not at the first snapshot."""
+        if not self.opts.metrics or not self.info.is_main:
+            return
+        from networks.metrics import MetricError, registry
+        try:
+            registry.check(self.opts.metrics, self.G_ema, self._metric_options())
+            if any(m in registry.FEATURE_METRICS for m in self.opts.metrics):
+                registry.feature_network(self._metric_options())
+        except MetricError as e:
+            raise TrainingError(f"--metrics: {e}") from None
+
     def _run_metrics(self, snapshot_path: Optional[pathlib.Path]) -> dict:
+        """NVIDIA's per-snapshot metrics: one metric-<name>.jsonl line each; the results for stats.jsonl."""
         if not self.opts.metrics or not self.info.is_main:
             return {}
-        from networks.training import metrics
-        samples = self.opts.metric_samples or (1000 if self.device.type == "cuda" else 64)
-        results = metrics.equivariance(self.G_ema, self.opts.metrics, num_samples=samples,
-                                       device=self.device, seed=self.opts.seed)
-        for name, value in results.items():
-            record = {"results": {name: value}, "metric": name, "unit": "dB",
-                      "snapshot_pkl": snapshot_path.name if snapshot_path else None,
-                      "kimg": self.counters.cur_nimg / 1000, "timestamp": time.time()}
+        from networks.metrics import MetricError, registry
+        out = {}
+        for name in self.opts.metrics:
+            start = time.time()
+            try:
+                results = registry.compute(name, self.G_ema, self._metric_options())
+            except MetricError as e:
+                raise TrainingError(f"--metrics {name}: {e}") from None
+            total = time.time() - start
+            record = {"results": results, "metric": name, "total_time": total,
+                      "total_time_str": _format_time(total), "num_gpus": self.info.world,
+                      "snapshot_pkl": snapshot_path.name if snapshot_path else None, "timestamp": time.time(),
+                      "kimg": self.counters.cur_nimg / 1000}
+            if name in registry.EQUIVARIANCE_METRICS:
+                record["unit"] = "dB"
             with open(self.run_dir / f"metric-{name}.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
-        return results
+            out.update(results)
+        return out
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> Optional[pathlib.Path]:
@@ -410,6 +440,7 @@ class Trainer:
         opts, c = self.opts, self.counters
         total_nimg = int(opts.kimg * 1000)
         self._write_reals()
+        self._check_metrics()
         if self.info.is_main and self.run_dir is not None:
             with open(self.run_dir / "training_options.json", "w") as f:
                 json.dump({**opts.to_dict(), "training_set_kwargs": self.training_set_kwargs,
@@ -518,6 +549,18 @@ def train_process(info: DistInfo, opts: TrainOptions, run_dir: Optional[str], re
         resume_data = load_network_pkl(resume_path)
     trainer = Trainer(opts, info, pathlib.Path(run_dir) if run_dir else None, resume_data)
     trainer.run()
+
+
+def _format_time(seconds: float) -> str:
+    """NVIDIA's format_time: '12s', '3m 04s', '2h 05m 09s', '1d 02h 03m'."""
+    s = int(np.rint(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s // 60 % 60:02d}m {s % 60:02d}s"
+    return f"{s // 86400}d {s // 3600 % 24:02d}h {s // 60 % 60:02d}m"
 
 
 def _with_fp16(cfg, fp16: int):

@@ -20,7 +20,8 @@ from networks.config import DiscriminatorConfig, MappingConfig, StyleGAN2Config,
 CFGS = ("stylegan2", "stylegan3-t", "stylegan3-r", "stylegan", "progan")
 PROGRESSIVE_CFGS = ("stylegan", "progan")   # Grown progressively (networks.training.progressive).
 AUG_MODES = ("ada", "noaug", "fixed")
-METRICS = ("eqt", "eqt_frac", "eqr")
+METRICS = ("fid", "kid", "pr", "eqt", "eqt_frac", "eqr")   # networks.metrics.registry's names
+EQUIVARIANCE_METRICS = ("eqt", "eqt_frac", "eqr")          # StyleGAN3 only
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class TrainOptions:
     device: str = "cpu"
     workers: Optional[int] = None         # DataLoader workers per process; None = min(3, cores per process - 1).
     metrics: tuple = ()
-    metric_samples: int = 0               # Images per equivariance metric; 0 = 1000 on CUDA, 64 on CPU.
+    metric_samples: int = 0               # Generated images per metric; 0 = 1000 on CUDA, 64 on CPU.
+    feature_net: Optional[str] = None     # FID Inception state dict for fid / kid / pr; None = download cache.
     fp32: bool = False
     z_dim: int = 512
     w_dim: int = 512
@@ -175,8 +177,9 @@ class TrainOptions:
         bad = [m for m in self.metrics if m not in METRICS]
         if bad:
             errs.append(f"--metrics: unknown {', '.join(bad)}; expected {', '.join(METRICS)}")
-        if self.metrics and self.cfg in ("stylegan2",) + PROGRESSIVE_CFGS:
-            errs.append("--metrics eqt/eqr need a StyleGAN3 cfg")
+        eq = [m for m in self.metrics if m in EQUIVARIANCE_METRICS]
+        if eq and self.cfg in ("stylegan2",) + PROGRESSIVE_CFGS:
+            errs.append(f"--metrics {', '.join(eq)}: equivariance needs a StyleGAN3 cfg")
         if self.start_res is not None and (self.start_res < 4 or self.start_res & (self.start_res - 1)):
             errs.append("--start-res must be a power of two >= 4")
         if self.grow_kimg <= 0:
