@@ -50,8 +50,8 @@ def open_folder(app, folder) -> object:
     return training
 
 
-def series_value(training, key) -> tuple:
-    x, y = dpg.get_value(training.plots.series[key])[:2]
+def series_value(training, key, plots=None) -> tuple:
+    x, y = dpg.get_value((plots or training.plots).series[key])[:2]
     return list(x), list(y)
 
 
@@ -96,6 +96,7 @@ def test_run_plots_grids_and_options(make_app, run, tmp_path):
         on_screen = widget_pixels(shot, grids.image, h, w)
         assert np.abs(on_screen.astype(int) - expected).max() <= 1, name
         assert dpg.get_value(grids.label).startswith(f"kimg {int(name[5:11])}")
+        assert dpg.get_item_configuration(grids.slider)["format"] == f"kimg {int(name[5:11])}"
 
 
 def test_a_run_being_written(make_app, tmp_path):
@@ -106,7 +107,11 @@ def test_a_run_being_written(make_app, tmp_path):
     training = open_folder(app, tmp_path)
     assert series_value(training, "Loss/G/loss") == ([4.0, 8.0], [1.5, 1.25])
     assert dpg.get_value(training.options_text) == "no training_options.json yet"
-    assert dpg.get_value(grid_label := training.grids.label) == "no fakes grids yet" and grid_label
+    assert dpg.get_value(training.grids.label) == "no fakes grids yet"
+    click(training.window_button)                     # the same plots, larger, in their own window
+    app.step()
+    big = training.big_plots
+    assert dpg.is_item_shown(training.big_window) and series_value(training, "Loss/G/loss", big) == ([4.0, 8.0], [1.5, 1.25])
     # The loop finishes the line, adds a tick with a new metric, and a metric file appears: shown on the next poll.
     with open(stats, "a") as f:
         f.write('/G/loss": 1.0}\nnot json at all\n{"kimg": 16.0, "Loss/G/loss": 0.5, "Metrics/kid50k_full": 0.25}\n')
@@ -118,6 +123,10 @@ def test_a_run_being_written(make_app, tmp_path):
     assert series_value(training, "Loss/G/loss") == ([4.0, 8.0, 12.0, 16.0], [1.5, 1.25, 1.0, 0.5])
     assert series_value(training, "Metrics/kid50k_full") == ([16.0], [0.25])
     assert "Metric kid50k_full" in training.plots.plots
+    assert series_value(training, "Metrics/kid50k_full", big) == ([16.0], [0.25])
+    window = training.big_window
+    training.close_plot_window()                      # its close box
+    assert not dpg.does_item_exist(window) and training.big_plots is None
     step_until(app, lambda: dpg.get_value(training.options_text) == "cfg: stylegan2\ngamma: 8.0", 5)
     assert "1 unreadable line(s) skipped" in dpg.get_value(training.run_text)
     # Stop following: the run's plots go.

@@ -55,6 +55,8 @@ class TrainingPanel(Panel):
         self.reading = None                      # (reader, Future) of the refresh in flight
         self.view: Optional[RunView] = None      # the run as shown
         self.plots = RunPlots()
+        self.big_plots: Optional[RunPlots] = None   # the same plots in their own, larger window
+        self.big_window = None
 
     def build(self, parent) -> None:
         with dpg.group(parent=parent):
@@ -69,6 +71,8 @@ class TrainingPanel(Panel):
             self.run_text = dpg.add_text("", wrap=0)
             with dpg.tab_bar() as self.tabs:
                 with dpg.tab(label="Plots") as self.plots_tab:
+                    self.window_button = dpg.add_button(label="Plots in a window",
+                                                        callback=lambda *_: self.open_plot_window())
                     self.plots.build(self.plots_tab)
                 with dpg.tab(label="Fakes") as self.grids_tab:
                     self.grids = GridViewer(self.executor, self.ctx.texture_registry)
@@ -128,6 +132,8 @@ class TrainingPanel(Panel):
         self.reader = RunReader(run_dir) if run_dir else None
         self.reading, self.view = None, None      # a refresh in flight for the old reader is ignored
         self.plots.clear()
+        if self.big_plots is not None:
+            self.big_plots.clear()
         self.grids.clear()
         dpg.set_value(self.options_text, "no training_options.json yet")
         dpg.set_value(self.run_text, "")
@@ -149,8 +155,12 @@ class TrainingPanel(Panel):
         """Puts a RunView on screen: changed series, the grid listing, the options, a summary line."""
         if self.view is not None and view.folder != self.view.folder:
             self.plots.clear()            # a newer run started in the OUTDIR: none of the old run's plots stay
+        if self.view is not None and view.folder != self.view.folder and self.big_plots is not None:
+            self.big_plots.clear()
         self.view = view
         self.plots.update(view)
+        if self.big_plots is not None:
+            self.big_plots.update(view)
         self.grids.set_grids(view.grids)
         dpg.set_value(self.options_text, "\n".join(view.options) if view.options else "no training_options.json yet")
         line = f"{os.path.basename(view.folder)}: {view.records} ticks"
@@ -160,6 +170,23 @@ class TrainingPanel(Panel):
         if view.bad_lines:
             line += f", {view.bad_lines} unreadable line(s) skipped"
         dpg.set_value(self.run_text, line)
+
+    def open_plot_window(self) -> None:
+        """The plots again, larger, in a window of their own (closing it deletes it: no frame cost left)."""
+        if self.big_window is not None and dpg.does_item_exist(self.big_window):
+            dpg.focus_item(self.big_window)
+            return
+        self.big_window = dpg.add_window(label="Training run plots", width=900, height=700, pos=(470, 60),
+                                         on_close=lambda *_: self.close_plot_window())
+        self.big_plots = RunPlots(height=300)
+        self.big_plots.build(self.big_window)
+        if self.view is not None:
+            self.big_plots.update(self.view)
+
+    def close_plot_window(self) -> None:
+        if self.big_window is not None and dpg.does_item_exist(self.big_window):
+            dpg.delete_item(self.big_window)
+        self.big_window, self.big_plots = None, None
 
     def stop(self) -> None:
         """At close: no more reads; the worker threads end after their current file."""

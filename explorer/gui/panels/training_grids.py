@@ -38,8 +38,8 @@ class GridViewer:
     def build(self, parent) -> None:
         with dpg.group(parent=parent):
             with dpg.group(horizontal=True):
-                self.slider = dpg.add_slider_int(label="grid", min_value=0, max_value=0, default_value=0, width=260,
-                                                 format="", callback=lambda _s, v: self.choose(int(v)), enabled=False)
+                self.slider = dpg.add_slider_int(label="", min_value=0, max_value=0, default_value=0, width=200,
+                                                 format="kimg", callback=lambda _s, v: self.choose(int(v)), enabled=False)
                 self.label = dpg.add_text("no fakes grids yet")
             self.texture = make_texture(self.registry, 1, 1)
             self.image = dpg.add_image(self.texture.tag, width=1, height=1, show=False)
@@ -47,7 +47,7 @@ class GridViewer:
     def clear(self) -> None:
         self.grids, self.index, self.wanted, self.shown, self.shown_image, self.error = (), -1, None, None, None, ""
         self.future = None
-        dpg.configure_item(self.slider, max_value=0, enabled=False)
+        dpg.configure_item(self.slider, max_value=0, enabled=False, format="kimg")
         dpg.set_value(self.slider, 0)
         dpg.set_value(self.label, "no fakes grids yet")
         dpg.configure_item(self.image, show=False)
@@ -73,6 +73,8 @@ class GridViewer:
         self.index = index
         dpg.set_value(self.slider, index)
         grid: Grid = self.grids[index]
+        # The slider shows the kimg in place of its index (a format without %d is shown as it is).
+        dpg.configure_item(self.slider, format=f"kimg {grid.label}")
         dpg.set_value(self.label, f"kimg {grid.label}" + (f" ({index + 1}/{len(self.grids)})" if len(self.grids) > 1 else ""))
         self.wanted = (grid.path, grid.mtime_ns)
         self._next()

@@ -23,7 +23,8 @@ def series_label(key: str) -> str:
 
 
 class RunPlots:
-    def __init__(self):
+    def __init__(self, height: int = PLOT_HEIGHT):
+        self.height = height        # px per plot
         self.parent = None
         self.plots: dict = {}       # group title -> (node, plot, x axis, y axis)
         self.series: dict = {}      # key -> line series tag
@@ -43,7 +44,7 @@ class RunPlots:
     def _plot(self, title: str, unit: str) -> tuple:
         if title not in self.plots:
             node = dpg.add_tree_node(label=title, default_open=True, parent=self.parent)
-            with dpg.plot(height=PLOT_HEIGHT, width=-1, parent=node, no_title=True) as plot:
+            with dpg.plot(height=self.height, width=-1, parent=node, no_title=True) as plot:
                 dpg.add_plot_legend(location=dpg.mvPlot_Location_South, outside=True, horizontal=True)
                 x = dpg.add_plot_axis(dpg.mvXAxis, label="kimg")
                 y = dpg.add_plot_axis(dpg.mvYAxis, label=unit or None)
