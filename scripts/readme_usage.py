@@ -25,8 +25,10 @@ COLUMNS = 100
 SECTIONS = [
     ("gui", "sg-explorer [PKL|URL|RUN_DIR ...]",
      "Opens the explorer window. The first checkpoint is shown; a second one is compared with it for texture "
-     "sticking. A training run folder opens its newest `network-snapshot-*.pkl` (and follows new ones); a URL is "
-     "downloaded once into the cache (`$SG_EXPLORER_CACHE`, default `~/.cache/sg-explorer/downloads`). With no "
+     "sticking. A training run folder opens its newest `network-snapshot-*.pkl` (and follows new ones), and the "
+     "*Training run* panel shows the run as it trains: every number in `stats.jsonl` and every `metric-*.jsonl` "
+     "plotted against kimg (also in a larger window), the fakes grids on a kimg slider, and "
+     "`training_options.json`; a URL is downloaded once into the cache (`$SG_EXPLORER_CACHE`, default `~/.cache/sg-explorer/downloads`). With no "
      "argument the last session's network, or the shipped default model, opens.",
      ["sg-explorer",
       "sg-explorer https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/"
