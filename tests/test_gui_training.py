@@ -71,7 +71,8 @@ def test_run_plots_grids_and_options(make_app, run, tmp_path):
         rows = [(r["kimg"], r[key]) for r in stats if key in r]
         assert series_value(training, key) == ([k for k, _ in rows], [v for _, v in rows]), key
     metric = json_lines(folder / "metric-eqt.jsonl")
-    assert series_value(training, "Metrics/eqt") == ([r["kimg"] for r in metric], [r["results"]["eqt"] for r in metric])
+    for key in metric[0]["results"]:
+        assert series_value(training, f"Metrics/{key}") == ([r["kimg"] for r in metric], [r["results"][key] for r in metric])
     titles = [dpg.get_item_label(node) for node, *_ in training.plots.plots.values()]
     assert titles[:5] == ["Losses", "D scores", "Regularisers", "Augment p", "Metric eqt"]
     _node, _plot, x_axis, y_axis = training.plots.plots["Metric eqt"]

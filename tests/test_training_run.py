@@ -59,10 +59,13 @@ def test_real_run_series_equal_the_files(run):
         xs, ys = view.series[key]
         assert rows and list(zip(xs.tolist(), ys.tolist())) == rows
     metric = json_lines(run / "metric-eqt.jsonl")
-    xs, ys = view.series["Metrics/eqt"]
-    assert xs.tolist() == [r["kimg"] for r in metric] and ys.tolist() == [r["results"]["eqt"] for r in metric]
+    result_keys = sorted(metric[0]["results"])
+    for key in result_keys:                          # whatever the metric names its results
+        xs, ys = view.series[f"Metrics/{key}"]
+        assert xs.tolist() == [r["kimg"] for r in metric] and ys.tolist() == [r["results"][key] for r in metric]
+        assert view.series[f"Metrics/{key}"][1].tolist() == [r[f"Metrics/{key}"] for r in stats]   # same numbers
     titles = {g.title: g for g in view.groups}
-    assert titles["Metric eqt"].unit == "dB" and titles["Metric eqt"].keys == ("Metrics/eqt",)
+    assert titles["Metric eqt"].unit == "dB" and titles["Metric eqt"].keys == tuple(f"Metrics/{k}" for k in result_keys)
     assert {"Loss/G/loss", "Loss/D/loss"} <= set(titles["Losses"].keys)
     assert "Loss/r1_penalty" in titles["Regularisers"].keys and titles["Augment p"].keys == ("augment_p",)
     # Grids: every fakes<kimg>.png the loop wrote, none of fakes.png / reals.png; the options, key: value.
