@@ -6,7 +6,6 @@ References: the run's files read with json / PIL in the test, and the window's o
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time

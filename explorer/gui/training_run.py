@@ -281,24 +281,26 @@ def run_folder(root: str) -> str:
         return root
     if any(n in names for n in RUN_FILES) or any(SNAPSHOT.match(n) or METRIC_FILE.match(n) for n in names):
         return root
-    runs = sorted((int(m.group(1)), n) for n in names if (m := RUN_DIR.match(n)) and os.path.isdir(os.path.join(root, n)))
+    runs = sorted((int(m.group(1)), n) for n in names
+                  if (m := RUN_DIR.match(n)) and os.path.isdir(os.path.join(root, n)))
     return os.path.join(root, runs[-1][1]) if runs else root
 
 
 def list_grids(folder: str, names) -> tuple:
+    """The fakes grids among a folder's file names, by kimg; NVIDIA's fakes_init.png first."""
     grids = []
     for n in names:
         m = FAKES.match(n)
         if not m and n != FAKES_INIT:
             continue
-        path = os.path.join(folder, n)
         try:
-            mtime = os.stat(path).st_mtime_ns
+            mtime = os.stat(os.path.join(folder, n)).st_mtime_ns
         except OSError:
-            continue
-        grids.append(((-1.0, 0) if not m else (float(m.group(1)), 1), Grid(0.0 if not m else float(m.group(1)),
-                                                                          "init" if not m else m.group(1).lstrip("0") or "0", path, mtime)))
-    return tuple(g for _k, g in sorted(grids, key=lambda t: t[0]))
+            continue   # removed since the listing
+        kimg = float(m.group(1)) if m else 0.0
+        label = (m.group(1).lstrip("0") or "0") if m else "init"
+        grids.append(((kimg, 1 if m else 0), Grid(kimg, label, os.path.join(folder, n), mtime)))
+    return tuple(g for _key, g in sorted(grids, key=lambda t: t[0]))
 
 
 @dataclass
@@ -319,7 +321,8 @@ class RunReader:
     display_cache: dict = field(default_factory=dict)    # key -> (revision, decimated (x, y))
 
     def _start(self, folder: str) -> None:
-        self.folder, self.stats, self.columns, self.records = folder, JsonlTail(os.path.join(folder, STATS)), Columns(), 0
+        self.folder, self.stats = folder, JsonlTail(os.path.join(folder, STATS))
+        self.columns, self.records = Columns(), 0
         self.metric_tails, self.metric_columns, self.metric_units = {}, {}, {}
         self.options, self.options_ident, self.last_listing, self.view = (), None, None, None
         self.display_cache = {}
