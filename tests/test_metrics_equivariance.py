@@ -179,6 +179,35 @@ def test_an_exactly_equivariant_toy_scores_high_and_a_wrong_sign_one_low():
     assert E.compute(bad, "eqr", 4, device="cpu") < 20
 
 
+class _OffsetSynthesis(nn.Module):
+    """Flat images: 0 on each batch's first render (the untransformed one), ws[i, 0] on its second."""
+    offsets = []        # a class attribute: shared with the copy compute() makes
+
+    def __init__(self):
+        super().__init__()
+        self.input, self.calls = _Input(), 0
+
+    def forward(self, ws, noise_mode="const", force_fp32=False):
+        self.calls += 1
+        if self.calls % 2:
+            return torch.zeros(len(ws), 3, 32, 32)
+        self.offsets.extend(ws[:, 0].tolist())
+        return ws[:, 0, None, None, None].expand(-1, 3, 32, 32).clone()
+
+
+def test_psnr_pools_the_squared_error_of_all_images_before_the_log():
+    toy = _ToyG()
+    toy.synthesis = _OffsetSynthesis()
+    _OffsetSynthesis.offsets.clear()
+    # translate_max 0: every mask is the whole image, so MSE = mean of the squared offsets.
+    got = E.compute(toy, "eqt", 12, device="cpu", cfg=E.EquivarianceConfig(translate_max=0.0))
+    d = np.array(_OffsetSynthesis.offsets)
+    assert len(d) == 12
+    pooled = 20 * np.log10(2) - 10 * np.log10(np.mean(d ** 2))
+    per_image = np.mean(20 * np.log10(2) - 10 * np.log10(d ** 2))
+    assert got == pytest.approx(pooled, abs=1e-4) and abs(pooled - per_image) > 0.5
+
+
 # ------------------------------------------------------------------------------------------- real networks
 @pytest.fixture
 def one_thread():
