@@ -163,3 +163,19 @@ def test_train_metric_options_are_checked_before_training(tmp_path, capsys):
         code, out, err = run(capsys, *base, *extra)
         assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_equivariance_and_fid_of_a_conditional_stylegan3(capsys, tiny, tmp_path):
+    """eqt through the registry (networks.metrics.equivariance) next to fid; labels from the data set."""
+    import json as _json
+    import zipfile
+    data = write_images(tmp_path / "c.zip", random_images(4, seed=8, size=32), as_zip=True)
+    with zipfile.ZipFile(data, "a") as z:
+        z.writestr("dataset.json", _json.dumps({"labels": [[f"sub/img{i:03d}.png", i % 3] for i in range(4)]}))
+    pkl = ROOT / "tests" / "data" / "nvidia-compat" / "sg3t-32-cond" / "network.pkl"
+    code, out, err = run(capsys, "metrics", pkl, "--data", data, "--metrics", "eqt,fid", "--num", 4, "--json")
+    assert code == 0, err
+    got = _json.loads(out)
+    assert list(got) == ["eqt", "fid"] and got["eqt"] > 0 and np.isfinite(got["fid"])
+    code, out, err = run(capsys, "metrics", pkl, "--metrics", "eqt", "--num", 4)   # eqt alone needs no data
+    assert code == 0 and out.startswith("eqt") and out.strip().endswith("dB"), err

@@ -257,3 +257,16 @@ def test_generated_images_are_quantised_like_nvidias_and_z_is_torch_seeded():
     torch.manual_seed(3)   # NVIDIA's stream: torch.randn([batch_gen, z_dim]) repeatedly after the seed
     want_z = torch.cat([torch.randn(2, 5) for _ in range(3)])
     np.testing.assert_array_equal(torch.cat(Z_SEEN).numpy(), want_z.numpy())
+
+
+def test_conditional_generators_get_labels_drawn_from_the_data_set(tmp_path):
+    import json
+    path = write_images(tmp_path / "lab.zip", random_images(4, seed=5), as_zip=True)
+    with zipfile.ZipFile(path, "a") as z:   # every image is class 2 of 3
+        z.writestr("dataset.json", json.dumps({"labels": [[f"sub/img{i:03d}.png", 2] for i in range(4)]}))
+    sampler = feat.LabelSampler(str(path), 3, seed=0)
+    np.testing.assert_array_equal(sampler(5).numpy(), np.tile([0, 0, 1], (5, 1)))
+    with pytest.raises(MetricError, match="c_dim is 4"):
+        feat.LabelSampler(str(path), 4, seed=0)
+    with pytest.raises(MetricError, match="--data gives its labels"):
+        feat.LabelSampler(None, 3, seed=0)

@@ -57,7 +57,9 @@ def _generator(args):
     if args.pkl.lower() == "none":
         return None
     data = load_network_pkl(args.pkl)
-    G = data.get(args.net) or (data.get("G") if args.net == "G_ema" else None)
+    G = data.get(args.net)
+    if G is None and args.net == "G_ema":
+        G = data.get("G")   # a checkpoint without an EMA copy
     if G is None:
         raise UserError(f"{args.pkl}: no generator {args.net}")
     return G

@@ -146,8 +146,8 @@ def _pr(G, opts, shared) -> dict:
 def _equivariance(name: str):
     def run(G, opts, shared) -> dict:
         from networks.metrics import equivariance
-        labels = None
-        if G.c_dim:
+        labels = None   # without --data: equivariance draws uniformly random classes
+        if G.c_dim and opts.data is not None:
             sampler = _labels(G, opts)
             labels = np.stack([sampler.dataset.get_label(i) for i in range(sampler.dataset.raw_size)])
         bar = _Bar(opts.num, name, opts.progress)
