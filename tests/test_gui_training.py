@@ -64,18 +64,18 @@ def test_run_plots_grids_and_options(make_app, run, tmp_path):
     app = make_app()
     training = open_folder(app, folder)
 
-    # Every number stats.jsonl holds is a series against kimg, exactly; the metric from metric-eqt.jsonl too.
+    # Every number stats.jsonl holds is a series against kimg, exactly; the metric from metric-pr.jsonl too.
     stats = json_lines(folder / "stats.jsonl")
     for key in ("Loss/G/loss", "Loss/D/loss", "Loss/D/real", "Loss/scores/fake", "Loss/r1_penalty", "augment_p"):
         rows = [(r["kimg"], r[key]) for r in stats if key in r]
         assert series_value(training, key) == ([k for k, _ in rows], [v for _, v in rows]), key
-    metric = json_lines(folder / "metric-eqt.jsonl")
+    metric = json_lines(folder / "metric-pr.jsonl")
     for key in metric[0]["results"]:
         assert series_value(training, f"Metrics/{key}") == ([r["kimg"] for r in metric], [r["results"][key] for r in metric])
     titles = [dpg.get_item_label(node) for node, *_ in training.plots.plots.values()]
-    assert titles[:5] == ["Losses", "D scores", "Regularisers", "Augment p", "Metric eqt"]
-    _node, _plot, x_axis, y_axis = training.plots.plots["Metric eqt"]
-    assert dpg.get_item_label(x_axis) == "kimg" and dpg.get_item_label(y_axis) == "dB"
+    assert titles[:5] == ["Losses", "D scores", "Regularisers", "Augment p", "Metric pr"]
+    _node, _plot, x_axis, y_axis = training.plots.plots["Metric pr"]
+    assert dpg.get_item_label(x_axis) == "kimg"
 
     # The options, one "key: value" line each.
     options = json.loads((folder / "training_options.json").read_text())
@@ -176,3 +176,35 @@ def test_ten_thousand_ticks_keep_the_window_responsive(make_app, tmp_path):
 
 def _column(path, key) -> list:
     return [json.loads(line)[key] for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("kind", ["gl", "raw"])
+def test_grids_of_another_size_on_both_texture_paths(make_app, tmp_path, monkeypatch, kind):
+    """A grid of another size re-creates the texture (never resized in place); both texture paths show exact
+    pixels, and stepping back shows the first grid again from the cache."""
+    from explorer.gui.gltexture import GLTexture
+    from explorer.gui.texture import RawTexture
+    if kind == "raw":
+        monkeypatch.setenv("SG_EXPLORER_TEXTURE", "raw")
+    rng = np.random.default_rng(5)
+    images = {"fakes000040.png": rng.integers(0, 256, (40, 72, 3), dtype=np.uint8),
+              "fakes000080.png": rng.integers(0, 256, (24, 56, 3), dtype=np.uint8)}
+    for name, img in images.items():
+        Image.fromarray(img).save(tmp_path / name)
+    app = make_app()
+    training = open_folder(app, tmp_path)
+    dpg.set_value(training.tabs, training.grids_tab)
+    grids = training.grids
+    assert isinstance(grids.texture, RawTexture if kind == "raw" else GLTexture)
+    tags = set()
+    for index, name in ((1, "fakes000080.png"), (0, "fakes000040.png"), (1, "fakes000080.png")):
+        fire(grids.slider, index)
+        step_until(app, lambda: grids.shown == grids.wanted, 20)
+        tags.add(grids.texture.tag)
+        expected = images[name]
+        shot = screenshot(app, str(tmp_path / f"{kind}{index}.png"))
+        on_screen = widget_pixels(shot, grids.image, *expected.shape[:2])
+        assert np.abs(on_screen.astype(int) - expected).max() <= 1, (kind, name)
+    assert len(tags) >= 2 and all(not dpg.does_item_exist(t) for t in tags - {grids.texture.tag})   # old ones deleted
+    if kind == "gl":
+        assert grids.texture.gl_name is not None and not grids.texture.fallback

@@ -25,16 +25,29 @@ _RUNS: dict = {}
 
 
 def tiny_run(tmp_path_factory) -> Path:
-    """A real run folder from the training loop (StyleGAN3-T 16 px, 2 ticks, the eqt metric at each snapshot),
-    made once per test session and shared with test_gui_training.py."""
+    """A real run folder from the training loop (StyleGAN2 16 px, 2 ticks, a snapshot and the `pr` metric at
+    each), made once per test session and shared with test_gui_training.py.
+
+    The metric's computation is stubbed (two known numbers per snapshot, no feature network): its values are
+    networks.metrics' tests' business; here what matters is how the loop writes them to metric-pr.jsonl and
+    stats.jsonl."""
     if "run" not in _RUNS:
+        from unittest import mock
         from test_train import make_zip, tiny_options
+        from networks.metrics import registry
         from networks.training.loop import Trainer
+        calls = []
+
+        def fake_pr(G, opts, shared):
+            calls.append(1)
+            return {"pr_precision": 0.5 + 0.125 * len(calls), "pr_recall": 0.25 * len(calls)}
+
         base = tmp_path_factory.mktemp("trainrun")
-        opts = tiny_options(make_zip(base / "d16.zip"), base / "out", cfg="stylegan3-t", metrics=["eqt"],
-                            metric_samples=2)
-        run_dir = base / "out" / "00000-stylegan3-t-d16"
-        Trainer(opts, run_dir=run_dir, log=lambda m: None).run()
+        opts = tiny_options(make_zip(base / "d16.zip"), base / "out", metrics=["pr"], metric_samples=2)
+        run_dir = base / "out" / "00000-stylegan2-d16"
+        with mock.patch.dict(registry.FUNCTIONS, {"pr": fake_pr}), \
+                mock.patch.object(registry, "feature_network", lambda opts: None):
+            Trainer(opts, run_dir=run_dir, log=lambda m: None).run()
         _RUNS["run"] = run_dir
     return _RUNS["run"]
 
@@ -58,21 +71,22 @@ def test_real_run_series_equal_the_files(run):
         rows = [(r["kimg"], r[key]) for r in stats if key in r]
         xs, ys = view.series[key]
         assert rows and list(zip(xs.tolist(), ys.tolist())) == rows
-    metric = json_lines(run / "metric-eqt.jsonl")
+    metric = json_lines(run / "metric-pr.jsonl")
     result_keys = sorted(metric[0]["results"])
     for key in result_keys:                          # whatever the metric names its results
         xs, ys = view.series[f"Metrics/{key}"]
         assert xs.tolist() == [r["kimg"] for r in metric] and ys.tolist() == [r["results"][key] for r in metric]
         assert view.series[f"Metrics/{key}"][1].tolist() == [r[f"Metrics/{key}"] for r in stats]   # same numbers
     titles = {g.title: g for g in view.groups}
-    assert titles["Metric eqt"].unit == "dB" and titles["Metric eqt"].keys == tuple(f"Metrics/{k}" for k in result_keys)
+    assert len(metric) == 2 and len(result_keys) == 2
+    assert titles["Metric pr"].unit == "" and titles["Metric pr"].keys == tuple(f"Metrics/{k}" for k in result_keys)
     assert {"Loss/G/loss", "Loss/D/loss"} <= set(titles["Losses"].keys)
     assert "Loss/r1_penalty" in titles["Regularisers"].keys and titles["Augment p"].keys == ("augment_p",)
     # Grids: every fakes<kimg>.png the loop wrote, none of fakes.png / reals.png; the options, key: value.
     written = sorted(p.name for p in run.glob("fakes[0-9]*.png"))
     assert [os.path.basename(g.path) for g in view.grids] == written and view.reals == str(run / "reals.png")
     options = json.loads((run / "training_options.json").read_text())
-    assert "cfg: stylegan3-t" in view.options and f"batch: {options['batch']}" in view.options
+    assert f"cfg: {options['cfg']}" in view.options and f"batch: {options['batch']}" in view.options
     assert f"training_set_kwargs.resolution: {options['training_set_kwargs']['resolution']}" in view.options
 
 
@@ -95,7 +109,7 @@ def test_nothing_changed_gives_no_new_view_and_an_append_reads_only_the_new_byte
     assert tail.offset == stats.stat().st_size and view.records == 3
     assert view.series["Loss/G/loss"][0][-1] == 1.5 and view.series["Loss/G/loss"][1][-1] == 7.25
     assert view.revisions["Loss/G/loss"] != first.revisions["Loss/G/loss"]
-    assert view.revisions["Metrics/eqt"] == first.revisions["Metrics/eqt"]      # untouched series keep theirs
+    assert view.revisions["Metrics/pr_recall"] == first.revisions["Metrics/pr_recall"]      # untouched series keep theirs
 
 
 # ------------------------------------------------------------------------------------------- hand-written lines
@@ -170,6 +184,8 @@ def test_nvidia_style_metric_files(tmp_path):
                                                              "snapshot_pkl": "network-snapshot-000400.pkl"}) + "\n"
           + '{"results": "broken"}\n{"results": {"fid50k_full": 3.0}}\n', "w")
     write(tmp_path / "stats.jsonl", json.dumps({"kimg": 400.0, "Metrics/fid50k_full": 12.5, "Metrics/kid": 0.01}) + "\n", "w")
+    write(tmp_path / "metric-sharpness.jsonl", json.dumps({"results": {"sharpness": 2.0}, "metric": "sharpness",
+                                                           "unit": "px", "kimg": 4.0}) + "\n", "w")
     view = RunReader(str(tmp_path)).refresh()
     assert view.series["Metrics/pr50k3_full_precision"][0].tolist() == [200.0, 400.0]
     assert view.series["Metrics/pr50k3_full_recall"][1].tolist() == [0.1, 0.2]
@@ -179,6 +195,7 @@ def test_nvidia_style_metric_files(tmp_path):
     assert groups["Metric pr50k3_full"].keys == ("Metrics/pr50k3_full_precision", "Metrics/pr50k3_full_recall")
     assert groups["Metric fid50k_full"].keys == ("Metrics/fid50k_full",) and groups["Metric fid50k_full"].unit == ""
     assert groups["Metric kid"].keys == ("Metrics/kid",)                    # in stats.jsonl only: still plotted
+    assert groups["Metric sharpness"].unit == "px"                          # the unit the file names
 
 
 def test_groups_order_and_leftovers():
