@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gui_harness import click, fire, make_app, screenshot, step_until, widget_pixels, xvfb_display  # noqa: E402,F401
+from gui_harness import (click, fire, have_xdotool, make_app, park_pointer, pointer_to, screenshot,  # noqa: E402,F401
+                         step_until, widget_pixels, xdo, xvfb_display)
 from test_training_run import json_lines, tiny_run  # noqa: E402
 from explorer.gui.training_run import MAX_POINTS  # noqa: E402
 
@@ -208,3 +209,39 @@ def test_grids_of_another_size_on_both_texture_paths(make_app, tmp_path, monkeyp
     assert len(tags) >= 2 and all(not dpg.does_item_exist(t) for t in tags - {grids.texture.tag})   # old ones deleted
     if kind == "gl":
         assert grids.texture.gl_name is not None and not grids.texture.fallback
+
+
+@pytest.mark.skipif(not have_xdotool(), reason="xdotool is not installed")
+def test_plots_follow_the_run_until_the_user_zooms(make_app, tmp_path):
+    """A plot refits as ticks arrive; once zoomed with the real mouse wheel it keeps the user's view; Fit
+    shows all again."""
+    stats = tmp_path / "stats.jsonl"
+    stats.write_text("".join(json.dumps({"kimg": k, "Loss/G/loss": 1.0 + k / 10, "augment_p": k / 100}) + "\n"
+                             for k in (0.0, 4.0, 8.0)))
+    app = make_app()
+    training = open_folder(app, tmp_path)
+    plots = training.plots
+    _node, plot, x_axis, _y = plots.plots["Losses"]
+    aug_x = plots.plots["Augment p"][2]
+    step_until(app, lambda: not isinstance(plots.fitted.get("Losses"), int), 10)
+    lo, hi = dpg.get_axis_limits(x_axis)
+    assert lo <= 0.0 and hi >= 8.0 and hi < 20
+    pointer_to(app, plot, 0.5, 0.4)
+    for _ in range(3):
+        xdo("click", "4")                                  # the wheel: ImPlot zooms in
+        for _ in range(2):
+            app.step()
+    step_until(app, lambda: "Losses" in plots.user_moved, 5)
+    zoomed = dpg.get_axis_limits(x_axis)
+    assert zoomed[1] - zoomed[0] < hi - lo
+    park_pointer(app)
+    with open(stats, "a") as f:
+        f.write(json.dumps({"kimg": 100.0, "Loss/G/loss": 5.0, "augment_p": 0.5}) + "\n")
+    step_until(app, lambda: len(series_value(training, "Loss/G/loss")[0]) == 4, 10)
+    for _ in range(6):
+        app.step()
+    assert dpg.get_axis_limits(x_axis) == zoomed                      # the user's view stays
+    assert dpg.get_axis_limits(aug_x)[1] >= 100.0                     # an untouched plot follows the run
+    click(plots.fit_button)
+    step_until(app, lambda: dpg.get_axis_limits(x_axis)[1] >= 100.0, 5)
+    assert "Losses" not in plots.user_moved

@@ -114,6 +114,9 @@ class TrainingPanel(Panel):
 
     def tick(self, dt: float) -> bool:
         self.grids.tick()
+        self.plots.tick()
+        if self.big_plots is not None:
+            self.big_plots.tick()
         if (self.reader.root if self.reader else "") != self.s.run_dir:
             self._follow_files(self.s.run_dir)
         if self.reading is not None and self.reading[1].done():
