@@ -245,3 +245,14 @@ def test_plots_follow_the_run_until_the_user_zooms(make_app, tmp_path):
     click(plots.fit_button)
     step_until(app, lambda: dpg.get_axis_limits(x_axis)[1] >= 100.0, 5)
     assert "Losses" not in plots.user_moved
+
+
+def test_a_run_folder_opened_as_a_checkpoint_opens_the_companion(make_app, tmp_path):
+    (tmp_path / "stats.jsonl").write_text('{"kimg": 4.0, "Loss/D/loss": 0.75}\n')
+    app = make_app()
+    training = app.panels["training"]
+    assert not dpg.get_value(training.header)
+    app.open_network(str(tmp_path))                   # as typed into the network panel, or given on the command line
+    step_until(app, lambda: training.view is not None, 10)
+    assert dpg.get_value(training.header) and training.s.run_dir == str(tmp_path)
+    assert series_value(training, "Loss/D/loss") == ([4.0], [0.75])

@@ -93,6 +93,9 @@ class TrainingPanel(Panel):
         self.sync_widgets()
         dpg.set_value(self.following_text, f"following {self.s.run_dir}")
         self.loaded = None
+        header = getattr(self, "header", None)      # set by the app: a run opened is a run to look at
+        if header is not None and dpg.does_item_exist(header):
+            dpg.set_value(header, True)
         self._follow_files(self.s.run_dir)
         self.reading = (self.reader, self.executor.submit(self.reader.refresh))
         found = self.poll(force=True)
