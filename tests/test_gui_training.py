@@ -145,10 +145,15 @@ def test_ten_thousand_ticks_keep_the_window_responsive(make_app, tmp_path):
                                    "scores/real", "scores/fake", "r1_penalty"), rng.standard_normal(7))}}) + "\n")
     app = make_app()
     training = companion(app)
+    for _ in range(5):
+        app.step()                                    # the panel's first frames are not the read's
     fire(training.dir_input, str(tmp_path))
     t0 = time.perf_counter()
     click(training.open_button)
     worst = time.perf_counter() - t0
+    # The click only hands the folder to the reader thread: nothing is parsed on the GUI thread (timings are
+    # printed, not asserted: the CPU is shared).
+    assert training.view is None
     frames = 0
     while training.view is None:
         t1 = time.perf_counter()
@@ -169,7 +174,6 @@ def test_ten_thousand_ticks_keep_the_window_responsive(make_app, tmp_path):
         without.append(time.perf_counter() - t1)
     print(f"\n10k ticks: shown after {loaded:.2f} s ({frames} frames meanwhile, worst {worst * 1000:.0f} ms); "
           f"frame median {np.median(times) * 1000:.1f} ms with the plots, {np.median(without) * 1000:.1f} ms without")
-    assert worst < 0.25
     x, y = series_value(training, "Loss/G/loss")
     assert len(x) <= MAX_POINTS and max(y) == max(r for r in _column(tmp_path / "stats.jsonl", "Loss/G/loss"))
     assert x[0] == 0.0 and x[-1] == 39996.0
