@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -30,6 +31,7 @@ RUN_FILES = (STATS, OPTIONS, REALS, "fakes.png", FAKES_INIT)
 
 NOT_PLOTTED = {"tick", "kimg", "step", "timestamp", "sec_total", "sec_per_tick"}   # the x axis and counters
 MAX_LINE = 1 << 20          # a "line" longer than this without a newline is garbage, not a record being written
+YIELD_LINES = 200           # lines parsed between two GIL hand-overs (sleep(0))
 CHECK_BYTES = 64            # bytes before the read offset compared on each poll: a rewritten file is re-read
 MAX_POINTS = 400            # points per series sent to a plot (~400 px wide): llvmpipe drew 800 x 5 series in ~10 ms
 _revisions = itertools.count(1)   # unique across readers and restarts: a re-read series never looks unchanged
@@ -98,7 +100,13 @@ class JsonlTail:
         if self._discarding and lines:
             lines.pop(0)                # the rest of the over-long line
             self._discarding = False
-        records = [r for r in map(self._parse, lines) if r is not None]
+        records = []
+        for i, line in enumerate(lines):
+            if i % YIELD_LINES == YIELD_LINES - 1:
+                time.sleep(0)           # hand the GIL to the UI thread now and then: a long first read never stalls it
+            r = self._parse(line)
+            if r is not None:
+                records.append(r)
         if self.pending:
             whole = _as_record(self.pending)   # a complete object that lacks only its newline
             if whole is not None:
