@@ -44,7 +44,8 @@ def test_option_validation():
     assert _opts("stylegan2").validate() == []
     assert "multiple of --nproc" in _opts("stylegan2", batch=6, nproc=4).validate()[0]
     assert _opts("stylegan2", metrics=("eqt",)).validate()              # needs StyleGAN3
-    assert _opts("stylegan3-t", metrics=("fid",)).validate()
+    assert _opts("stylegan3-t", metrics=("fid10k",)).validate()          # not a metric name
+    assert _opts("stylegan2", metrics=("fid", "kid", "pr")).validate() == []   # image metrics: every cfg
     assert _opts("stylegan3-t", metrics=("eqt", "eqr")).validate() == []
     assert TrainOptions.from_dict(_opts("stylegan2", metrics=("eqt",)).to_dict()) == _opts("stylegan2", metrics=("eqt",))
 
