@@ -23,6 +23,17 @@ def _num(v: float) -> str:
     return repr(float(v)) if v != int(v) else str(int(v))
 
 
+def edit_arguments(edits: list, num_ws: int) -> list[str]:
+    """`images` arguments for a state's file edits: ['--edit', 'FILE:INDEX:STRENGTH:LAYERS', ...] (layers always
+    written out: without them the command would use the file's own). Vector edits have no command-line form."""
+    out = []
+    for e in edits:
+        if "file" in e:
+            layers = e.get("layers") if e.get("layers") is not None else list(range(num_ws))
+            out += ["--edit", f"{e['file']}:{e['index']}:{float(e['strength'])!r}:{format_seeds(layers)}"]
+    return out
+
+
 def command_line(state, outdir: str = "out", w_file: Optional[Callable] = None,
                  num_ws: Optional[int] = None) -> tuple[str, list[str]]:
     """(`sg-explorer images ...` line that renders the state's image, settings the line cannot express).
@@ -32,7 +43,6 @@ def command_line(state, outdir: str = "out", w_file: Optional[Callable] = None,
     become --edit arguments (over all num_ws rows when an edit names none); an explicit w (a projection) becomes
     --w w_file(w [num_ws, w_dim]) when w_file is given.
     """
-    from explorer.gui.panels.directions import edit_arguments
     import numpy as np
     seed = (int(round(state.x)) + int(round(state.y)) * int(state.step_y)) % 2 ** 32
     num_ws = num_ws or len(state.mix_mask) or 1

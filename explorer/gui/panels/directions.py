@@ -39,17 +39,6 @@ class DirectionsSettings:
     names: list = field(default_factory=list)         # [K] names ('' = unnamed)
 
 
-def edit_arguments(edits: list, num_ws: int) -> list[str]:
-    """`images` arguments for a state's file edits: ['--edit', 'FILE:INDEX:STRENGTH:LAYERS', ...] (layers always
-    written out: without them the command would use the file's own). Vector edits have no command-line form."""
-    out = []
-    for e in edits:
-        if "file" in e:
-            layers = e.get("layers") if e.get("layers") is not None else list(range(num_ws))
-            out += ["--edit", f"{e['file']}:{e['index']}:{float(e['strength'])!r}:{format_seeds(layers)}"]
-    return out
-
-
 class DirectionsPanel(JobPanel):
     title = "Semantic directions"
     Settings = DirectionsSettings
