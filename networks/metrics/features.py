@@ -22,6 +22,7 @@ import torch
 
 from networks.metrics import MetricError
 from networks.metrics.inception import FEATURES, WEIGHTS_URL, load_inception
+from networks.training.dataset import _is_image   # the training set's rule for which names are images
 
 WEIGHTS_NAME = os.path.basename(WEIGHTS_URL)
 CACHE_VERSION = 1   # bump when the way features are computed changes: old cache entries are then ignored
@@ -66,11 +67,6 @@ def feature_net(path: Optional[str] = None, device="cpu") -> FeatureNet:
 
 
 # ---------------------------------------------------------------------------------------------- image sets
-def _is_image(name: str) -> bool:
-    from networks.training.dataset import IMAGE_EXTENSIONS
-    return name.lower().endswith(IMAGE_EXTENSIONS) and not os.path.basename(name).startswith(".")
-
-
 class ImageSet:
     """The images of a folder or zip (any sizes), sorted by name. read(i) -> uint8 [3, H, W]."""
 
